@@ -1,0 +1,75 @@
+"""Injected time: the station core never reads the system clock itself.
+
+`Clock.now()` is the station's wall-clock time as a UTC POSIX timestamp in seconds (float), which the
+CSMS may correct (OCPP 1.6 §4.2.1: the station SHOULD sync to BootNotification.conf currentTime).
+`Clock.monotonic()` drives timers and never jumps.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def set_now(self, timestamp: float) -> None: ...
+
+
+class SystemClock:
+    """Wall clock with an offset set from the CSMS; monotonic time from the OS."""
+
+    __slots__ = ("_offset",)
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def set_now(self, timestamp: float) -> None:
+        self._offset = timestamp - time.time()
+
+
+class ManualClock:
+    """A clock the tests move by hand, so a day of schedules runs in milliseconds."""
+
+    __slots__ = ("_mono", "_wall")
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._wall = start
+        self._mono = 0.0
+
+    def now(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def set_now(self, timestamp: float) -> None:
+        self._wall = timestamp
+
+    def advance(self, seconds: float) -> None:
+        self._wall += seconds
+        self._mono += seconds
+
+
+def iso_utc(timestamp: float) -> str:
+    """UTC, millisecond precision, 'Z' suffix: the certified station's timestamp format."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> float:
+    """Accept any ISO 8601 date-time with offset or 'Z' and fractional seconds (OCPP 1.6 §3.14)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()

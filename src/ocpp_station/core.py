@@ -1,0 +1,562 @@
+"""The Core profile: authorization, transactions, meter values, remote control, availability, reset.
+
+Every transaction fact is committed to the store before the station acts on it or reports it, and the
+transaction-related messages (StartTransaction, StopTransaction, periodic and clock-aligned MeterValues)
+go through the durable, ordered queue of OCPP 1.6 §3.7.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .authorization import Authorizer, Decision
+from .clock import iso_utc
+from .configuration import TooManyKeys
+from .connector import ActiveTransaction, Authorization, Connector, Status, derive_status
+from .metering import meter_value, sampled_values
+from .outbox import OutboundCall, Payload
+from .rpc import ErrorCode, new_unique_id
+
+if TYPE_CHECKING:
+    from .station import Handler, Station
+
+log = logging.getLogger("ocpp_station.core")
+
+QUEUED_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
+
+
+class CoreProfile:
+    """Also the station's HardwareListener: hardware events arrive here."""
+
+    def __init__(self, station: Station) -> None:
+        self.st = station
+        self.auth = Authorizer(station)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "ChangeAvailability": self.change_availability,
+            "ChangeConfiguration": self.change_configuration,
+            "ClearCache": self.clear_cache,
+            "DataTransfer": self.data_transfer,
+            "GetConfiguration": self.get_configuration,
+            "RemoteStartTransaction": self.remote_start_transaction,
+            "RemoteStopTransaction": self.remote_stop_transaction,
+            "Reset": self.reset,
+            "UnlockConnector": self.unlock_connector,
+        }
+
+    # -- start-up ---------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Transactions still open in the store were cut by a power loss: end them (OCPP 1.6 §4.10)."""
+        for record in self.st.store.open_transactions():
+            c = self.st.connector(record.connector_id)
+            c.transaction = ActiveTransaction(
+                record.local_id,
+                record.id_tag,
+                record.parent_id_tag,
+                record.transaction_id,
+                record.meter_start,
+                record.start_time,
+                self.st.mono(),
+            )
+            reason = self.st.store.get_meta("stop_reason") or "PowerLoss"
+            self.stop_transaction(c, reason, None)
+        self.st.store.set_meta("stop_reason", "")
+        for c in self.st.connectors:
+            c.finishing = False
+
+    def on_accepted(self) -> None:
+        self._arm_aligned()
+
+    # -- hardware events (HardwareListener) ------------------------------------------------------------
+    def on_plug_changed(self, connector_id: int, plugged: bool) -> None:
+        c = self.st.connector(connector_id)
+        c.plugged = plugged
+        c.ev_ready = self.st.hardware.connectors[connector_id - 1].ev_ready
+        if plugged:
+            c.finishing = False
+            self.try_start(c)
+        else:
+            c.finishing = False
+            tx = c.transaction
+            if tx is not None:
+                self._ev_side_disconnected(c)
+        self.st.refresh_status()
+
+    def _ev_side_disconnected(self, c: Connector) -> None:
+        tx = c.transaction
+        assert tx is not None
+        if self.st.config.get_bool("StopTransactionOnEVSideDisconnect"):
+            self.stop_transaction(c, "EVDisconnected", None)
+        else:
+            # OCPP 1.6 §4.10: the transaction goes on, SuspendedEV, cable stays locked.
+            tx.ev_disconnected = True
+            self._offer_energy(c)
+            c.fault_info = "EV side disconnected"
+
+    def on_fault_changed(self, connector_id: int, error_code: str | None, info: str | None) -> None:
+        if connector_id == 0:
+            self.st.station_fault, self.st.station_fault_info = error_code, info
+            for c in self.st.connectors:
+                self._offer_energy(c)
+        else:
+            c = self.st.connector(connector_id)
+            c.fault, c.fault_info = error_code, info
+            if error_code is not None:
+                c.authorization = None
+            self._offer_energy(c)
+        self.st.refresh_status()
+
+    def on_ev_ready_changed(self, connector_id: int, ev_ready: bool) -> None:
+        self.st.connector(connector_id).ev_ready = ev_ready
+        self.st.refresh_status()
+
+    def on_id_tag(self, id_tag: str, connector_id: int | None) -> None:
+        st = self.st
+        # OCPP 1.6 §3.5: presenting the idTag of a running transaction stops it, without Authorize.
+        for c in st.connectors:
+            tx = c.transaction
+            same_tag = tx is not None and tx.id_tag.upper() == id_tag.upper()
+            if same_tag and connector_id in (None, c.connector_id):
+                self.stop_transaction(c, "Local", id_tag)
+                st.refresh_status()
+                return
+        target = self._connector_for_start(connector_id)
+        if target is None:
+            running = [
+                c
+                for c in st.connectors
+                if c.transaction is not None
+                and c.transaction.parent_id_tag
+                and (connector_id is None or connector_id == c.connector_id)
+            ]
+            if running:
+                self._stop_by_parent(id_tag, running)
+            else:
+                log.info("%s: idTag presented but no connector can start", st.charge_box_id)
+            return
+        self._authorize_for(target, id_tag, remote=False)
+
+    def _stop_by_parent(self, id_tag: str, running: list[Connector]) -> None:
+        # OCPP 1.6 §3.5: another idTag may stop a transaction if both share the parentIdTag.
+        def decided(decision: Decision) -> None:
+            if not decision.accepted or decision.parent_id_tag is None:
+                return
+            for c in running:
+                tx = c.transaction
+                if tx is not None and tx.parent_id_tag == decision.parent_id_tag:
+                    self.stop_transaction(c, "Local", id_tag)
+                    self.st.refresh_status()
+                    return
+
+        self.auth.authorize(id_tag, decided)
+
+    def _can_start(self, c: Connector) -> bool:
+        return (
+            c.transaction is None
+            and not c.inoperative
+            and not self.st.station_inoperative
+            and c.fault is None
+            and self.st.station_fault is None
+        )
+
+    def _connector_for_start(self, connector_id: int | None) -> Connector | None:
+        if connector_id is not None:
+            c = self.st.connector(connector_id)
+            return c if self._can_start(c) and c.authorization is None else None
+        free = [c for c in self.st.connectors if self._can_start(c) and c.authorization is None]
+        waiting = [c for c in free if c.plugged and not c.finishing]
+        if waiting:
+            return waiting[0]
+        idle = [c for c in free if not c.plugged]
+        return idle[0] if idle else None
+
+    def _authorize_for(self, c: Connector, id_tag: str, remote: bool) -> None:
+        c.authorization = Authorization(id_tag, None, remote)
+        self.st.refresh_status()
+
+        def decided(decision: Decision) -> None:
+            auth = c.authorization
+            if auth is None or auth.id_tag != id_tag:
+                return  # superseded (timeout, fault, another start)
+            if not decision.accepted:
+                c.authorization = None
+                self.st.refresh_status()
+                return
+            auth.parent_id_tag = decision.parent_id_tag
+            self._authorized(c)
+
+        self.auth.authorize(id_tag, decided)
+
+    def _authorized(self, c: Connector) -> None:
+        if c.plugged:
+            self.try_start(c)
+        else:
+            # OCPP 1.6 §9.1.7 ConnectionTimeOut: the cable must follow within this time.
+            timeout = self.st.config.get_int("ConnectionTimeOut")
+            self.st.timers.arm(("connection", c.connector_id), self.st.mono() + timeout, lambda: self._expire(c))
+        self.st.refresh_status()
+
+    def _expire(self, c: Connector) -> None:
+        if c.transaction is None and c.authorization is not None and not c.plugged:
+            c.authorization = None
+            self.st.refresh_status()
+
+    # -- transactions ----------------------------------------------------------------------------------
+    def try_start(self, c: Connector) -> None:
+        auth = c.authorization
+        st = self.st
+        if auth is None or not c.plugged or not self._can_start(c):
+            return
+        hw = st.hardware.connectors[c.connector_id - 1]
+        if not hw.lock():
+            # OCTT TC_024: a lock failure is Faulted/ConnectorLockFailure and no transaction starts.
+            c.authorization = None
+            c.fault, c.fault_info = "ConnectorLockFailure", None
+            st.refresh_status()
+            return
+        st.timers.cancel(("connection", c.connector_id))
+        now = st.now()
+        reading = hw.meter.read(now)
+        meter_start = int(reading.energy_import_wh)
+        payload: Payload = {
+            "connectorId": c.connector_id,
+            "idTag": auth.id_tag,
+            "meterStart": meter_start,
+            "timestamp": iso_utc(now),
+        }
+        if auth.reservation_id is not None:
+            payload["reservationId"] = auth.reservation_id
+        with st.store.transaction():
+            local_id = st.store.create_transaction(
+                c.connector_id, auth.id_tag, auth.parent_id_tag, meter_start, now, auth.reservation_id
+            )
+            st.store.enqueue("StartTransaction", payload, local_id, new_unique_id())
+            self._persist_register(c.connector_id, reading.energy_import_wh)
+        c.transaction = ActiveTransaction(local_id, auth.id_tag, auth.parent_id_tag, None, meter_start, now, st.mono())
+        c.authorization = None
+        c.finishing = False
+        self._offer_energy(c)
+        self._arm_sampling(c)
+        st.refresh_status()
+        st.wake()
+
+    def stop_transaction(self, c: Connector, reason: str, id_tag: str | None) -> None:
+        tx = c.transaction
+        st = self.st
+        if tx is None:
+            return
+        hw = st.hardware.connectors[c.connector_id - 1]
+        now = st.now()
+        hw.set_energy_offered(now, False, None)
+        reading = hw.meter.read(now)
+        payload: Payload = {
+            "meterStop": int(reading.energy_import_wh),
+            "timestamp": iso_utc(now),
+            "reason": reason,
+        }
+        if id_tag is not None:
+            payload["idTag"] = id_tag
+        data = self._stop_transaction_data(c, reading)
+        if data:
+            payload["transactionData"] = data
+        with st.store.transaction():
+            st.store.enqueue("StopTransaction", payload, tx.local_id, new_unique_id())
+            st.store.mark_stopped(tx.local_id)
+            self._persist_register(c.connector_id, reading.energy_import_wh)
+        c.transaction = None
+        c.fault_info = None
+        st.timers.cancel(("sample", c.connector_id))
+        # OCPP 1.6 §4.10: a normal stop unlocks the cable; a fixed cable has no lock to open.
+        if not hw.fixed_cable and not tx.ev_disconnected:
+            hw.unlock()
+        c.finishing = c.plugged
+        st.refresh_status()
+        st.wake()
+
+    def _stop_transaction_data(self, c: Connector, reading: Any) -> list[dict[str, Any]]:
+        measurands = self.st.config.get_list("StopTxnSampledData")
+        if not measurands:
+            return []
+        values = sampled_values(reading, measurands, "Transaction.End")
+        return [meter_value(iso_utc(reading.timestamp), values)] if values else []
+
+    def _offer_energy(self, c: Connector) -> None:
+        hw = self.st.hardware.connectors[c.connector_id - 1]
+        tx = c.transaction
+        enabled = (
+            tx is not None
+            and not tx.deauthorized
+            and not tx.ev_disconnected
+            and c.fault is None
+            and self.st.station_fault is None
+        )
+        hw.set_energy_offered(self.st.now(), enabled, None)
+
+    def _persist_register(self, connector_id: int, energy_wh: float) -> None:
+        # Meter registers survive restarts so that readings never go backwards (errata v4.0 3.9).
+        self.st.store.set_meta(f"energy.{connector_id}", repr(energy_wh))
+
+    def running(self, transaction_id: int) -> Connector | None:
+        for c in self.st.connectors:
+            if c.transaction is not None and c.transaction.transaction_id == transaction_id:
+                return c
+        return None
+
+    # -- the transaction-related message queue (OCPP 1.6 §3.7) ---------------------------------------
+    def next_queued_call(self) -> OutboundCall | None:
+        st = self.st
+        head = st.store.queue_head()
+        if head is None:
+            return None
+        if head.not_before > st.now():
+            st.timers.arm("queue-retry", st.mono() + (head.not_before - st.now()), st.wake)
+            return None
+        payload = dict(head.payload)
+        if head.local_tx is not None and head.action != "StartTransaction":
+            record = st.store.transaction_record(head.local_tx)
+            # Errata v4.0 3.18: without a transactionId from the central system, send -1.
+            tid = record.transaction_id if record is not None and record.transaction_id is not None else -1
+            payload["transactionId"] = tid
+        return OutboundCall(head.action, payload, head.unique_id, queue_seq=head.seq)
+
+    def on_queued_result(self, call: OutboundCall, payload: Payload) -> None:
+        st = self.st
+        head = st.store.queue_head()
+        if head is None or head.seq != call.queue_seq:
+            return
+        if call.action == "StartTransaction":
+            info = payload["idTagInfo"]
+            transaction_id = int(payload["transactionId"])
+            with st.store.transaction():
+                st.store.set_transaction_id(head.local_tx or 0, transaction_id, "accepted")
+                st.store.dequeue(head.seq)
+            self.auth.remember(call.payload["idTag"], info)
+            for c in st.connectors:
+                tx = c.transaction
+                if tx is not None and tx.local_id == head.local_tx:
+                    tx.transaction_id = transaction_id
+                    if info.get("parentIdTag") and tx.parent_id_tag is None:
+                        tx.parent_id_tag = info["parentIdTag"]
+                        st.store.set_transaction_parent(tx.local_id, tx.parent_id_tag)
+                    if info["status"] != "Accepted":
+                        self._deauthorize(c)
+        else:
+            st.store.dequeue(head.seq)
+            if call.action == "StopTransaction" and "idTagInfo" in payload and "idTag" in call.payload:
+                self.auth.remember(call.payload["idTag"], payload["idTagInfo"])
+
+    def _deauthorize(self, c: Connector) -> None:
+        # OCPP 1.6 §3.5.4 / errata v4.0 3.17: the central system refused the idTag of a running transaction.
+        if self.st.config.get_bool("StopTransactionOnInvalidId"):
+            self.stop_transaction(c, "DeAuthorized", None)
+        else:
+            tx = c.transaction
+            assert tx is not None
+            tx.deauthorized = True
+            self._offer_energy(c)
+        self.st.refresh_status()
+
+    def on_queued_failure(self, call: OutboundCall, reason: str) -> None:
+        st = self.st
+        if reason == "disconnected":
+            return  # not a failure to process: resend after reconnection (digest §2.7 item 5)
+        head = st.store.queue_head()
+        if head is None or head.seq != call.queue_seq:
+            return
+        attempts = head.attempts + 1
+        allowed = max(1, st.config.get_int("TransactionMessageAttempts"))
+        if attempts >= allowed:
+            log.warning(
+                "%s: dropping %s after %d failed attempt(s) (TransactionMessageAttempts)",
+                st.charge_box_id,
+                call.action,
+                attempts,
+            )
+            with st.store.transaction():
+                if call.action == "StartTransaction" and head.local_tx is not None:
+                    st.store.set_transaction_id(head.local_tx, None, "failed")
+                st.store.dequeue(head.seq)
+            return
+        # OCPP 1.6 §9.1.32: wait interval × number of previous transmissions before each resend.
+        interval = st.config.get_int("TransactionMessageRetryInterval") * attempts
+        st.store.defer(head.seq, attempts, st.now() + interval, head.unique_id)
+
+    # -- meter values ----------------------------------------------------------------------------------
+    def _arm_sampling(self, c: Connector) -> None:
+        interval = self.st.config.get_int("MeterValueSampleInterval")
+        key = ("sample", c.connector_id)
+        if interval <= 0 or c.transaction is None:
+            self.st.timers.cancel(key)
+            return
+        self.st.timers.arm(key, self.st.mono() + interval, lambda: self._sample(c))
+
+    def _sample(self, c: Connector) -> None:
+        tx = c.transaction
+        if tx is None:
+            return
+        measurands = self.st.config.get_list("MeterValuesSampledData") or ["Energy.Active.Import.Register"]
+        self._queue_meter_values(c.connector_id, tx.local_id, measurands, "Sample.Periodic", self.st.now())
+        self._arm_sampling(c)
+
+    def _queue_meter_values(
+        self, connector_id: int, local_tx: int | None, measurands: list[str], context: str, at: float
+    ) -> None:
+        st = self.st
+        meter = st.hardware.main_meter if connector_id == 0 else st.hardware.connectors[connector_id - 1].meter
+        reading = meter.read(st.now())
+        values = sampled_values(reading, measurands, context)
+        if not values:
+            return
+        payload: Payload = {"connectorId": connector_id, "meterValue": [meter_value(iso_utc(at), values)]}
+        with st.store.transaction():
+            st.store.enqueue("MeterValues", payload, local_tx, new_unique_id())
+            if connector_id > 0:
+                self._persist_register(connector_id, reading.energy_import_wh)
+        st.wake()
+
+    def _arm_aligned(self) -> None:
+        interval = self.st.config.get_int("ClockAlignedDataInterval")
+        if interval <= 0:
+            self.st.timers.cancel("aligned")
+            return
+        now = self.st.now()
+        # OCPP 1.6 §9.1.5: slots are counted from midnight (UTC), so readings fall on the boundaries.
+        day_start = now - (now % 86_400)
+        boundary = day_start + ((now - day_start) // interval + 1) * interval
+        self.st.timers.arm("aligned", self.st.mono() + (boundary - now), lambda: self._aligned(boundary))
+
+    def _aligned(self, boundary: float) -> None:
+        measurands = self.st.config.get_list("MeterValuesAlignedData")
+        if measurands:
+            self._queue_meter_values(0, None, measurands, "Sample.Clock", boundary)
+            for c in self.st.connectors:
+                if c.transaction is not None:
+                    self._queue_meter_values(
+                        c.connector_id, c.transaction.local_id, measurands, "Sample.Clock", boundary
+                    )
+        self._arm_aligned()
+
+    def on_config_changed(self, key: str, value: str) -> None:
+        if key == "ClockAlignedDataInterval":
+            self._arm_aligned()
+        elif key == "MeterValueSampleInterval":
+            for c in self.st.connectors:
+                self._arm_sampling(c)
+
+    # -- CS→CP calls -----------------------------------------------------------------------------------
+    def change_availability(self, req: Payload) -> Payload:
+        st = self.st
+        connector_id = int(req["connectorId"])
+        inoperative = req["type"] == "Inoperative"
+        if connector_id > len(st.connectors):
+            return {"status": "Rejected"}
+        targets = st.connectors if connector_id == 0 else [st.connector(connector_id)]
+        if connector_id == 0:
+            st.station_inoperative = inoperative
+            if not inoperative:
+                for c in st.connectors:
+                    c.inoperative = False
+                    st.store.set_meta(f"inoperative.{c.connector_id}", "0")
+        else:
+            targets[0].inoperative = inoperative
+        # OCPP 1.6 §5.2: the state persists across reboots.
+        st.store.set_meta(f"inoperative.{connector_id}", "1" if inoperative else "0")
+        if inoperative:
+            for c in targets:
+                c.authorization = None
+        busy = inoperative and any(c.transaction is not None for c in targets)
+        st.defer(st.refresh_status)
+        # OCPP 1.6 §5.2: with a transaction running the change waits for its end (derive_status
+        # keeps the transaction's status until then).
+        return {"status": "Scheduled" if busy else "Accepted"}
+
+    def change_configuration(self, req: Payload) -> Payload:
+        status = self.st.config.change(req["key"], req["value"])
+        return {"status": str(status)}
+
+    def get_configuration(self, req: Payload) -> Payload:
+        from .station import CallRejected
+
+        try:
+            return self.st.config.get_configuration(req.get("key"))
+        except TooManyKeys as exc:
+            raise CallRejected(ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, str(exc)) from None
+
+    def clear_cache(self, req: Payload) -> Payload:
+        # Errata v4.0 3.23: Accepted when the cache was cleared; this station always has one.
+        self.st.store.cache_clear()
+        return {"status": "Accepted"}
+
+    def data_transfer(self, req: Payload) -> Payload:
+        # OCPP 1.6 §4.3: no vendor-specific messages are defined by this station.
+        if req["vendorId"] == self.st.settings.identity.vendor_id:
+            return {"status": "UnknownMessageId"}
+        return {"status": "UnknownVendorId"}
+
+    def remote_start_transaction(self, req: Payload) -> Payload:
+        st = self.st
+        connector_id = req.get("connectorId")
+        profile = req.get("chargingProfile")
+        if profile is not None and profile.get("chargingProfilePurpose") != "TxProfile":
+            # OCPP 1.6 §5.11: only a TxProfile may accompany a remote start (OCTT TC_060).
+            return {"status": "Rejected"}
+        if connector_id is not None and not 1 <= int(connector_id) <= len(st.connectors):
+            return {"status": "Rejected"}  # connector 0 or unknown (OCTT TC_027)
+        c = self._connector_for_start(None if connector_id is None else int(connector_id))
+        if c is None:
+            return {"status": "Rejected"}
+        id_tag = req["idTag"]
+
+        def begin() -> None:
+            if c.authorization is not None or not self._can_start(c):
+                return
+            if st.config.get_bool("AuthorizeRemoteTxRequests"):
+                self._authorize_for(c, id_tag, remote=True)
+            else:
+                c.authorization = Authorization(id_tag, None, True)
+                self._authorized(c)
+
+        st.defer(begin)
+        return {"status": "Accepted"}
+
+    def remote_stop_transaction(self, req: Payload) -> Payload:
+        c = self.running(int(req["transactionId"]))
+        if c is None:
+            return {"status": "Rejected"}
+        self.st.defer(lambda: self.stop_transaction(c, "Remote", None))
+        return {"status": "Accepted"}
+
+    def reset(self, req: Payload) -> Payload:
+        st = self.st
+        kind = req["type"]
+
+        def go() -> None:
+            for c in st.connectors:
+                self.stop_transaction(c, f"{kind}Reset", None)
+            st.reset_request = kind
+            st.wake()
+
+        st.defer(go)
+        return {"status": "Accepted"}
+
+    def unlock_connector(self, req: Payload) -> Payload:
+        st = self.st
+        connector_id = int(req["connectorId"])
+        if not 1 <= connector_id <= len(st.connectors):
+            return {"status": "NotSupported"}
+        hw = st.hardware.connectors[connector_id - 1]
+        if hw.fixed_cable:
+            # OCTT TC_017_2 / TC_018_2: a fixed cable cannot be unlocked; a transaction goes on.
+            return {"status": "NotSupported"}
+        c = st.connector(connector_id)
+        if not hw.unlock():
+            return {"status": "UnlockFailed"}
+        if c.transaction is not None:
+            # OCPP 1.6 §5.18 / OCTT TC_018_1: stop (UnlockCommand) after the conf.
+            st.defer(lambda: self.stop_transaction(c, "UnlockCommand", None))
+        return {"status": "Unlocked"}
+
+    def connector_status(self, c: Connector) -> Status:
+        return derive_status(c, self.st.station_inoperative, self.st.station_fault)

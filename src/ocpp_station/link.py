@@ -1,0 +1,262 @@
+"""The OCPP-J link: the thin asyncio shell between one Station and its central system.
+
+Connects to `<csms-url>/<chargeBoxId>` offering subprotocol `ocpp1.6` (OCPP-J 1.6 §3.1), keeps one
+outbound CALL outstanding at a time with a response timeout (§4.1.1), answers inbound CALLs while it
+waits, pings every WebSocketPingInterval (§7), and reconnects with capped exponential back-off and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import ssl
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.typing import Subprotocol
+
+from . import schemas
+from .outbox import OutboundCall
+from .rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
+from .station import Station
+
+log = logging.getLogger("ocpp_station.link")
+SUBPROTOCOL = Subprotocol("ocpp1.6")
+MAX_FRAME_BYTES = 1 << 20
+
+
+class LinkError(Exception):
+    pass
+
+
+def station_url(csms_url: str, charge_box_id: str) -> str:
+    # OCPP-J 1.6 §3.1.1: the identity is appended as one percent-encoded path segment.
+    return f"{csms_url.rstrip('/')}/{quote(charge_box_id, safe='')}"
+
+
+class Link:
+    def __init__(self, station: Station, csms_url: str, trace: logging.Logger | None = None) -> None:
+        self.st = station
+        self.url = station_url(csms_url, station.charge_box_id)
+        self.trace = trace or logging.getLogger("ocpp_station.trace")
+        self._send_wake = asyncio.Event()
+        self._online = asyncio.Event()
+        self._online.set()
+        self._ws: ClientConnection | None = None
+        self._pending: dict[str, tuple[OutboundCall, asyncio.Future[CallResult | CallError]]] = {}
+        self.last_error: str | None = None
+        self.connected_once = asyncio.Event()
+        self.first_attempt = asyncio.Event()
+
+    def wake(self) -> None:
+        self._send_wake.set()
+
+    def set_online(self, online: bool) -> None:
+        if online:
+            self._online.set()
+        else:
+            self._online.clear()
+            ws = self._ws
+            if ws is not None:
+                # A pulled network cable: no closing handshake reaches the other side.
+                ws.transport.abort()
+
+    async def close(self) -> None:
+        """Graceful power-off: a normal closing handshake (code 1000)."""
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), timeout=2)
+
+    def abort(self) -> None:
+        """Power cut: the connection just disappears, as a TCP peer sees it."""
+        ws = self._ws
+        if ws is not None:
+            ws.transport.abort()
+
+    # -- connection loop ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        net = self.st.settings.network
+        backoff = net.reconnect_min_s
+        while True:
+            await self._online.wait()
+            try:
+                async with connect(
+                    self.url,
+                    subprotocols=[SUBPROTOCOL],
+                    additional_headers=self._headers(),
+                    ssl=self._ssl_context(),
+                    ping_interval=None,  # pings follow WebSocketPingInterval, see _pinger
+                    open_timeout=10,
+                    close_timeout=2,
+                    max_size=MAX_FRAME_BYTES,
+                ) as ws:
+                    if ws.subprotocol != SUBPROTOCOL:
+                        # OCPP-J 1.6 §3.2: a server that does not select ocpp1.6 is a failed connection.
+                        raise LinkError(f"server did not select subprotocol ocpp1.6 (got {ws.subprotocol!r})")
+                    backoff = net.reconnect_min_s
+                    self.last_error = None
+                    log.info("%s: connected to %s", self.st.charge_box_id, self.url)
+                    await self._session(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, InvalidHandshake, InvalidURI, LinkError, ConnectionClosed, TimeoutError) as exc:
+                self._note_error(f"{type(exc).__name__}: {exc}")
+            finally:
+                self.first_attempt.set()
+                self._ws = None
+                self._fail_pending()
+                if self.st.connected:
+                    self.st.on_disconnected()
+                    log.info("%s: disconnected", self.st.charge_box_id)
+            # Capped exponential back-off with jitter (OCPP-J errata 3.4: do not overload the CS).
+            delay = backoff * (0.5 + random.random() / 2)
+            backoff = min(backoff * 2, net.reconnect_max_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_offline_change(), timeout=delay)
+
+    async def _wait_offline_change(self) -> None:
+        # Returning to online ends the back-off at once; otherwise wait out the delay.
+        if self._online.is_set():
+            await asyncio.Event().wait()
+        await self._online.wait()
+
+    def _note_error(self, message: str) -> None:
+        if message != self.last_error:
+            log.warning("%s: link to %s failed: %s", self.st.charge_box_id, self.url, message)
+        self.last_error = message
+
+    def _headers(self) -> dict[str, str]:
+        password = self.st.settings.network.basic_auth_password or self.st.config.get("AuthorizationKey")
+        if not password:
+            return {}
+        # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
+        token = base64.b64encode(f"{self.st.charge_box_id}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.url.startswith("wss://"):
+            return None
+        return ssl.create_default_context(cafile=self.st.settings.network.ca_file)
+
+    # -- one connected session ----------------------------------------------------------------------
+    async def _session(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self.st.on_connected()
+        self.connected_once.set()
+        self.first_attempt.set()
+        tasks = [
+            asyncio.create_task(self._reader(ws)),
+            asyncio.create_task(self._writer(ws)),
+            asyncio.create_task(self._pinger(ws)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            exc = task.exception()
+            if exc is not None:
+                raise exc
+
+    async def _send_text(self, ws: ClientConnection, text: str) -> None:
+        self.trace.info("%s → %s", self.st.charge_box_id, text)
+        await ws.send(text)
+
+    async def _reader(self, ws: ClientConnection) -> None:
+        async for text in ws:
+            self.trace.info("%s ← %s", self.st.charge_box_id, text)
+            try:
+                message = parse_frame(text)
+            except IgnoredFrame as exc:
+                log.info("%s: ignored frame (%s)", self.st.charge_box_id, exc)
+                continue
+            except FrameError as exc:
+                if exc.unique_id is None:
+                    log.warning("%s: dropped unreadable frame: %s", self.st.charge_box_id, exc.description)
+                    continue
+                await self._send_text(ws, encode(CallError(exc.unique_id, exc.code, exc.description)))
+                continue
+            if isinstance(message, Call):
+                response = self.st.handle_call(message)
+                if response is not None:
+                    await self._send_text(ws, encode(response))
+                self.st.after_response()
+                continue
+            pending = self._pending.get(message.unique_id)
+            if pending is None:
+                log.warning("%s: response with unknown id %s ignored", self.st.charge_box_id, message.unique_id)
+                continue
+            if not pending[1].done():
+                pending[1].set_result(message)
+
+    async def _writer(self, ws: ClientConnection) -> None:
+        timeout = self.st.settings.network.response_timeout_s
+        while True:
+            self._send_wake.clear()
+            call = self.st.next_call()
+            if call is None:
+                await self._send_wake.wait()
+                continue
+            future: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
+            self._pending[call.unique_id] = (call, future)
+            try:
+                await self._send_text(ws, encode(Call(call.unique_id, call.action, call.payload)))
+                call.sent_at = asyncio.get_running_loop().time()
+                configured = self.st.config.get_int("MessageTimeout")
+                response = await asyncio.wait_for(future, timeout=configured if configured > 0 else timeout)
+            except TimeoutError:
+                log.warning("%s: no response to %s within timeout", self.st.charge_box_id, call.action)
+                self._pending.pop(call.unique_id, None)
+                self.st.on_failure(call, "timeout")
+                continue
+            except BaseException:
+                self._pending.pop(call.unique_id, None)
+                self.st.on_failure(call, "disconnected")
+                raise
+            self._pending.pop(call.unique_id, None)
+            self._deliver(call, response)
+
+    def _deliver(self, call: OutboundCall, response: CallResult | CallError) -> None:
+        if isinstance(response, CallError):
+            log.warning(
+                "%s: %s answered with CallError %s: %s",
+                self.st.charge_box_id,
+                call.action,
+                response.code,
+                response.description,
+            )
+            self.st.on_failure(call, "error")
+            return
+        try:
+            schemas.validate_response(call.action, response.payload)
+        except schemas.SchemaViolation as exc:
+            log.warning("%s: invalid %s response ignored: %s", self.st.charge_box_id, call.action, exc.description)
+            self.st.on_failure(call, "error")
+            return
+        self.st.on_result(call, response.payload)
+
+    def _fail_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for _, future in pending.values():
+            if not future.done():
+                future.cancel()
+
+    async def _pinger(self, ws: ClientConnection) -> None:
+        while True:
+            interval = self.st.config.get_int("WebSocketPingInterval")
+            # 0 = the station sends no pings (OCPP-J 1.6 §7); check again later for a change.
+            await asyncio.sleep(interval if interval > 0 else 5)
+            if interval <= 0:
+                continue
+            pong = await ws.ping()
+            try:
+                await asyncio.wait_for(pong, timeout=interval)
+            except TimeoutError:
+                raise LinkError(f"no pong within {interval} s: link considered dead") from None

@@ -1,0 +1,90 @@
+"""What the station wants to send, in order, and the timers that make it want to.
+
+Plain data structures, no I/O: the link shell asks `Station.next_call()` for the next message when no
+call of ours is outstanding (OCPP-J 1.6 §4.1.1: one CALL at a time) and reports its fate back.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+Payload = dict[str, Any]
+
+
+@dataclass(slots=True)
+class OutboundCall:
+    action: str
+    payload: Payload
+    unique_id: str
+    on_result: Callable[[Payload], None] | None = None
+    # Called on a CallError, a response timeout or a lost link; the argument says which.
+    on_failure: Callable[[str], None] | None = None
+    queue_seq: int | None = None  # set for durable transaction-related messages (OCPP 1.6 §3.7)
+    sent_at: float = 0.0
+
+
+@dataclass(slots=True)
+class StatusEntry:
+    """A StatusNotification to send; the payload is fixed when the status changes."""
+
+    connector_id: int
+    payload: Payload
+    eligible_at: float  # MinimumStatusDuration (OCPP 1.6 §9.1.20): not before this monotonic time
+
+
+@dataclass(order=True, slots=True)
+class _Timer:
+    deadline: float
+    seq: int
+    key: Hashable = field(compare=False)
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class Timers:
+    """Named one-shot timers on the monotonic clock; re-arming a name replaces it."""
+
+    __slots__ = ("_by_key", "_heap", "_seq")
+
+    def __init__(self) -> None:
+        self._heap: list[_Timer] = []
+        self._by_key: dict[Hashable, _Timer] = {}
+        self._seq = 0
+
+    def arm(self, key: Hashable, deadline: float, callback: Callable[[], None]) -> None:
+        self.cancel(key)
+        self._seq += 1
+        timer = _Timer(deadline, self._seq, key, callback)
+        self._by_key[key] = timer
+        heapq.heappush(self._heap, timer)
+
+    def cancel(self, key: Hashable) -> None:
+        old = self._by_key.pop(key, None)
+        if old is not None:
+            old.cancelled = True
+
+    def armed(self, key: Hashable) -> bool:
+        return key in self._by_key
+
+    def cancel_all(self) -> None:
+        self._heap.clear()
+        self._by_key.clear()
+
+    def next_deadline(self) -> float | None:
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].deadline if self._heap else None
+
+    def fire_due(self, now: float) -> int:
+        fired = 0
+        while self._heap and self._heap[0].deadline <= now:
+            timer = heapq.heappop(self._heap)
+            if timer.cancelled:
+                continue
+            del self._by_key[timer.key]
+            timer.callback()
+            fired += 1
+        return fired

@@ -1,0 +1,159 @@
+"""OCPP-J 1.6 RPC framing, sans I/O: text frames in, typed messages out, and back.
+
+Nothing here touches a socket; the link shell feeds frames in and writes frames out.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+from typing import Any
+
+Payload = dict[str, Any]
+
+
+class MessageType(IntEnum):
+    CALL = 2
+    CALL_RESULT = 3
+    CALL_ERROR = 4
+
+
+class ErrorCode(StrEnum):
+    """CallError codes with the OCPP-J 1.6 wire spellings (digest §1.4; OCPP-J 1.6 §4.2.3).
+
+    1.6 keeps `FormationViolation` and the misspelt `OccurenceConstraintViolation`; the 2.0.1 names
+    that the `ocpp` package uses must never reach the wire.
+    """
+
+    NOT_IMPLEMENTED = "NotImplemented"
+    NOT_SUPPORTED = "NotSupported"
+    INTERNAL_ERROR = "InternalError"
+    PROTOCOL_ERROR = "ProtocolError"
+    SECURITY_ERROR = "SecurityError"
+    FORMATION_VIOLATION = "FormationViolation"
+    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+    OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"
+    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+    GENERIC_ERROR = "GenericError"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    unique_id: str
+    action: str
+    payload: Payload
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    unique_id: str
+    payload: Payload
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    unique_id: str
+    code: str
+    description: str = ""
+    details: Payload = field(default_factory=dict)
+
+
+Message = Call | CallResult | CallError
+
+
+class FrameError(Exception):
+    """A frame that cannot be turned into a message.
+
+    `unique_id` is set when the id could be read, so that a Call can still be answered with a
+    CallError; when it is None the frame can only be logged and dropped (digest §1.2, §1.4).
+    """
+
+    def __init__(self, code: ErrorCode, description: str, unique_id: str | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.unique_id = unique_id
+
+
+class IgnoredFrame(Exception):
+    """A well-formed array whose MessageTypeId is not 2, 3 or 4: ignored (OCPP-J 1.6 §4.1.3)."""
+
+
+MAX_UNIQUE_ID_LENGTH = 36
+
+
+def new_unique_id() -> str:
+    # OCPP-J errata 3.7: ids must be unique across reconnects to the same URL, so use UUID4.
+    return str(uuid.uuid4())
+
+
+def parse_frame(text: str | bytes) -> Message:
+    """Decode one WebSocket text frame.
+
+    Floats are read as Decimal so that `multipleOf: 0.1` in the schemas checks exactly what was sent
+    (digest §0) and no value is rounded on the way in.
+    """
+    try:
+        frame = json.loads(text, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, f"frame is not valid JSON: {exc}") from None
+    if not isinstance(frame, list) or not frame:
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "frame is not a non-empty JSON array")
+    type_id = frame[0]
+    # Only a CALL can be answered with a CALLERROR (OCPP-J 1.6 §4.2.3), so only a CALL's id is kept.
+    unique_id = frame[1] if type_id == MessageType.CALL and len(frame) > 1 and isinstance(frame[1], str) else None
+    if not isinstance(type_id, int) or isinstance(type_id, bool):
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "MessageTypeId is not an integer", unique_id)
+    if type_id not in (2, 3, 4):
+        raise IgnoredFrame(f"MessageTypeId {type_id}")
+    if type_id != MessageType.CALL:
+        return _parse_response(frame)
+    if unique_id is None:
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "UniqueId missing or not a string")
+    if len(unique_id) > MAX_UNIQUE_ID_LENGTH:
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, f"UniqueId longer than {MAX_UNIQUE_ID_LENGTH}", unique_id)
+    if len(frame) != 4:
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "a CALL has exactly 4 elements", unique_id)
+    action, payload = frame[2], frame[3]
+    if not isinstance(action, str):
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "Action is not a string", unique_id)
+    if not isinstance(payload, dict):
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "Payload is not a JSON object", unique_id)
+    return Call(unique_id, action, payload)
+
+
+def _parse_response(frame: list[Any]) -> CallResult | CallError:
+    # A malformed response cannot be answered (a CALLERROR only replies to a CALL): no id is kept.
+    unique_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else None
+    if unique_id is None:
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "UniqueId missing or not a string")
+    if frame[0] == MessageType.CALL_RESULT:
+        if len(frame) != 3 or not isinstance(frame[2], dict):
+            raise FrameError(ErrorCode.FORMATION_VIOLATION, f"malformed CALLRESULT {unique_id}")
+        return CallResult(unique_id, frame[2])
+    if len(frame) != 5 or not isinstance(frame[2], str) or not isinstance(frame[3], str):
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, f"malformed CALLERROR {unique_id}")
+    details = frame[4] if isinstance(frame[4], dict) else {}
+    return CallError(unique_id, frame[2], frame[3], details)
+
+
+def _encode_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        # Keep the value as sent: never round (digest §0 warns about the `ocpp` encoder's one digit).
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_encode_default)
+
+
+def encode(message: Message) -> str:
+    if isinstance(message, Call):
+        return dumps([MessageType.CALL, message.unique_id, message.action, message.payload])
+    if isinstance(message, CallResult):
+        return dumps([MessageType.CALL_RESULT, message.unique_id, message.payload])
+    return dumps([MessageType.CALL_ERROR, message.unique_id, message.code, message.description, message.details])

@@ -1,0 +1,215 @@
+"""One station's runtime: store + configuration + hardware + core + link, and its power cycle.
+
+`start` is power-on, `stop` a graceful power-off, `kill` a power cut (nothing more is written or sent),
+and an accepted Reset really restarts the runtime so that the station boots again (OCPP 1.6 §5.14).
+The hardware object outlives restarts: a cable plugged in during a reset is still plugged in after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .configuration import Configuration
+from .control import ControlError
+from .hardware.simulated import EvModel, SimulatedStation
+from .link import Link
+from .settings import StationSettings
+from .station import Station
+from .store import Store
+
+log = logging.getLogger("ocpp_station.runtime")
+
+# How long a Soft reset waits for the StopTransaction messages to be delivered before restarting.
+SOFT_RESET_DRAIN_S = 10.0
+
+
+def store_path(data_dir: Path, charge_box_id: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", charge_box_id)
+    return data_dir / f"{safe}.sqlite"
+
+
+class StationRuntime:
+    def __init__(
+        self,
+        *,
+        csms_url: str,
+        charge_box_id: str,
+        data_dir: Path,
+        settings: StationSettings | None = None,
+        config_overrides: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        trace: logging.Logger | None = None,
+    ) -> None:
+        self.csms_url = csms_url
+        self._charge_box_id = charge_box_id
+        self.data_dir = data_dir
+        self.settings = settings or StationSettings()
+        self.config_overrides = dict(config_overrides or {})
+        self.clock = clock or SystemClock()
+        self.trace = trace
+        self.hardware: SimulatedStation | None = None
+        self._core: Station | None = None
+        self._store: Store | None = None
+        self._link: Link | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timer_wake = asyncio.Event()
+        self._reset_task: asyncio.Task[None] | None = None
+        self.boots = 0
+        self.restarted = asyncio.Event()
+
+    # -- power ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        store = Store(store_path(self.data_dir, self._charge_box_id))
+        try:
+            config = Configuration(store, {**self.settings.configuration, **self.config_overrides})
+        except ValueError:
+            store.close()
+            raise
+        if self.hardware is None:
+            self.hardware = self._build_hardware(store)
+        core = Station(
+            charge_box_id=self._charge_box_id,
+            settings=self.settings,
+            configuration=config,
+            store=store,
+            clock=self.clock,
+            hardware=self.hardware,
+        )
+        link = Link(core, self.csms_url, self.trace)
+        core.set_waker(self._wake)
+        core.network_listener = link.set_online
+        self._store, self._core, self._link = store, core, link
+        self._timer_wake = asyncio.Event()
+        core.start()
+        self.boots += 1
+        self._tasks = [asyncio.create_task(link.run()), asyncio.create_task(self._timer_loop(core))]
+
+    def _build_hardware(self, store: Store) -> SimulatedStation:
+        hw = self.settings.hardware
+        registers = [float(store.get_meta(f"energy.{n}") or 0.0) for n in range(1, hw.connectors + 1)]
+        return SimulatedStation(
+            hw.connectors,
+            fixed_cable=hw.fixed_cable,
+            voltage_v=hw.voltage_v,
+            phases=hw.phases,
+            max_current_a=hw.max_current_a,
+            ev=EvModel(
+                max_current_a=hw.ev_max_current_a,
+                phases=hw.phases,
+                battery_capacity_wh=hw.ev_battery_wh,
+                initial_soc_percent=hw.ev_initial_soc,
+            ),
+            initial_energy_wh=registers,
+        )
+
+    async def stop(self) -> None:
+        if self._link is not None:
+            await self._link.close()
+        await self._halt()
+
+    async def kill(self) -> None:
+        if self._link is not None:
+            self._link.abort()
+        await self._halt()
+
+    async def _halt(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current:
+                task.cancel()
+        for task in tasks:
+            if task is not current:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+
+    def _wake(self) -> None:
+        self._timer_wake.set()
+        if self._link is not None:
+            self._link.wake()
+
+    async def _timer_loop(self, core: Station) -> None:
+        while True:
+            self._timer_wake.clear()
+            core.tick()
+            if core.reset_request is not None:
+                self._reset_task = asyncio.create_task(self._reset(core, core.reset_request))
+                return
+            deadline = core.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timer_wake.wait(), timeout=timeout)
+
+    async def _reset(self, core: Station, kind: str) -> None:
+        if kind == "Soft" and core.online:
+            # Soft reset: stop gracefully, i.e. let the StopTransaction messages out first (OCPP 1.6 §5.14).
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + SOFT_RESET_DRAIN_S
+            while core.store.queue_length() and core.online and loop.time() < give_up:
+                await asyncio.sleep(0.05)
+        log.info("%s: %s reset: restarting", self._charge_box_id, kind)
+        await self._halt()
+        await self.start()
+        self.restarted.set()
+
+    async def wait_first_connection(self, timeout: float) -> str | None:
+        """None once connected; otherwise the first connection error (or a timeout note)."""
+        link = self._link
+        assert link is not None
+        try:
+            await asyncio.wait_for(link.first_attempt.wait(), timeout=timeout)
+        except TimeoutError:
+            return f"no connection within {timeout:.0f} s"
+        return None if link.connected_once.is_set() else link.last_error
+
+    # -- ControlledStation (delegates to the current core, which a reset replaces) -------------------------
+    @property
+    def core(self) -> Station:
+        if self._core is None:
+            raise ControlError(409, f"station {self._charge_box_id} is not running")
+        return self._core
+
+    @property
+    def station(self) -> StationRuntime:
+        return self
+
+    @property
+    def charge_box_id(self) -> str:
+        return self._charge_box_id
+
+    def state(self) -> dict[str, Any]:
+        return self.core.state()
+
+    def plug(self, connector_id: int) -> None:
+        self.core.plug(connector_id)
+
+    def unplug(self, connector_id: int) -> None:
+        self.core.unplug(connector_id)
+
+    def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
+        self.core.present_id_tag(id_tag, connector_id)
+
+    def set_online(self, online: bool) -> None:
+        self.core.set_online(online)
+
+    def set_fault(self, connector_id: int, error_code: str | None, info: str | None) -> None:
+        self.core.set_fault(connector_id, error_code, info)
+
+    def set_lock_failure(self, connector_id: int, failing: bool) -> None:
+        self.core.set_lock_failure(connector_id, failing)
+
+    def set_unlock_failure(self, connector_id: int, failing: bool) -> None:
+        self.core.set_unlock_failure(connector_id, failing)
+
+    def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
+        self.core.set_ev_suspended(connector_id, suspended)

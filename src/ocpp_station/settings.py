@@ -1,0 +1,125 @@
+"""Station identity, hardware and vendor settings from a TOML file (`--config`).
+
+The built-in default is the certified station: two connectors, fixed cable, one RFID reader.
+Anything wrong in the file is reported as one `SettingsError` line naming the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    vendor: str = "OcppStation"
+    model: str = "Sim-2C-FC"
+    serial_number: str = "SIM-0001"
+    firmware_version: str = "0.1.0"
+    meter_type: str = "SimMeter"
+    meter_serial_number: str = "SIMM-0001"
+    vendor_id: str = "org.ocpp-station"  # our DataTransfer vendorId
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    connectors: int = 2
+    fixed_cable: bool = True
+    voltage_v: float = 230.0
+    phases: int = 3
+    max_current_a: float = 32.0
+    ev_max_current_a: float = 32.0
+    ev_battery_wh: float = 60_000.0
+    ev_initial_soc: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    basic_auth_password: str | None = None  # HTTP Basic password (OCPP-J §6.2.2); else AuthorizationKey
+    ca_file: str | None = None  # trust anchor for wss://
+    response_timeout_s: float = 30.0
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StationSettings:
+    identity: Identity = field(default_factory=Identity)
+    hardware: Hardware = field(default_factory=Hardware)
+    network: Network = field(default_factory=Network)
+    configuration: Mapping[str, str] = field(default_factory=dict)  # OCPP key overrides
+
+
+def _section(cls: type[Any], raw: Any, name: str) -> Any:
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise SettingsError(f"[{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        spec = known.get(key)
+        if spec is None:
+            raise SettingsError(f"unknown setting {name}.{key} (known: {', '.join(sorted(known))})")
+        default = getattr(cls(), key)
+        expected: tuple[type, ...]
+        if isinstance(default, bool):
+            expected = (bool,)
+        elif isinstance(default, float):
+            expected = (int, float)
+        elif isinstance(default, int):
+            expected = (int,)
+        else:
+            expected = (str,)
+        if not isinstance(value, expected) or (expected != (bool,) and isinstance(value, bool)):
+            raise SettingsError(f"{name}.{key} must be {expected[-1].__name__}, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def parse_settings(data: Mapping[str, Any]) -> StationSettings:
+    unknown = set(data) - {"identity", "hardware", "network", "configuration"}
+    if unknown:
+        raise SettingsError(f"unknown section [{sorted(unknown)[0]}]")
+    hardware: Hardware = _section(Hardware, data.get("hardware"), "hardware")
+    if not 1 <= hardware.connectors <= 64:
+        raise SettingsError("hardware.connectors must be between 1 and 64")
+    if hardware.phases not in (1, 3):
+        raise SettingsError("hardware.phases must be 1 or 3")
+    config_raw = data.get("configuration", {})
+    if not isinstance(config_raw, dict):
+        raise SettingsError("[configuration] must be a table of OCPP key = value")
+    configuration = {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in config_raw.items()}
+    configuration.setdefault("NumberOfConnectors", str(hardware.connectors))
+    if hardware.fixed_cable:
+        # Errata v4.0 3.85: a fixed cable reports UnlockConnectorOnEVSideDisconnect false, read-only.
+        configuration.setdefault("UnlockConnectorOnEVSideDisconnect", "false")
+    return StationSettings(
+        identity=_section(Identity, data.get("identity"), "identity"),
+        hardware=hardware,
+        network=_section(Network, data.get("network"), "network"),
+        configuration=configuration,
+    )
+
+
+def load_settings(path: Path | None) -> StationSettings:
+    if path is None:
+        return parse_settings({})
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    try:
+        return parse_settings(data)
+    except SettingsError as exc:
+        raise SettingsError(f"config file {path}: {exc}") from None
