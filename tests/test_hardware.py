@@ -531,10 +531,12 @@ class ReferenceModel:
         return min(self.ev.max_current_a, offered_a) * 230.0 * self.ev.phases
 
     def advance(self, seconds: float) -> None:
-        energy_wh = min(self.power_w() * seconds / HOUR, self.ev.energy_to_full_wh - self.delivered_wh)
+        then, self.now = self.now, self.now + seconds
+        # The meter sees only timestamps, which round at this magnitude: integrate over what it sees.
+        elapsed = self.now - then
+        energy_wh = min(self.power_w() * elapsed / HOUR, self.ev.energy_to_full_wh - self.delivered_wh)
         self.energy_wh += max(energy_wh, 0.0)
         self.delivered_wh += max(energy_wh, 0.0)
-        self.now += seconds
 
 
 # Short waits and long ones: only the long ones get an EV from any SoC to full.
