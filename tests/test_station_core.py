@@ -130,9 +130,12 @@ def test_offline_transaction_is_queued_durably_and_gets_its_transaction_id(tmp_p
     cp = CoreDriver(tmp_path, {"LocalAuthorizeOffline": "true", "MeterValueSampleInterval": "60"})
     cp.connect()
     cp.hardware.rfid.present("TAG-1")  # caches TAG-1 as Accepted
+    cp.pump()
     cp.hardware.connector(1).plug(cp.clock.now())
+    cp.pump()
     cp.hardware.rfid.present("TAG-1")  # stop: the tag is now cached
     cp.hardware.connector(1).unplug(cp.clock.now())
+    assert "StopTransaction" in cp.actions()
     cp.take()
     cp.disconnect()
     cp.hardware.connector(1).plug(cp.clock.now())

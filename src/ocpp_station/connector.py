@@ -31,6 +31,9 @@ class Authorization:
     parent_id_tag: str | None
     remote: bool
     reservation_id: int | None = None
+    # False while the central system (or the local list/cache) is still being asked (OCPP 1.6 §3.5:
+    # energy only after authorization), so plugging in meanwhile must not start the transaction.
+    decided: bool = False
 
 
 @dataclass(slots=True)

@@ -122,7 +122,7 @@ class CoreProfile:
                 self.stop_transaction(c, "Local", id_tag)
                 st.refresh_status()
                 return
-        target = self._connector_for_start(connector_id)
+        target = self._connector_for_start(connector_id, id_tag)
         if target is None:
             running = [
                 c
@@ -161,30 +161,45 @@ class CoreProfile:
             and self.st.station_fault is None
         )
 
-    def _connector_for_start(self, connector_id: int | None) -> Connector | None:
+    def _connector_for_start(self, connector_id: int | None, id_tag: str | None = None) -> Connector | None:
         if connector_id is not None:
             c = self.st.connector(connector_id)
             return c if self._can_start(c) and c.authorization is None else None
         free = [c for c in self.st.connectors if self._can_start(c) and c.authorization is None]
-        waiting = [c for c in free if c.plugged and not c.finishing]
-        if waiting:
-            return waiting[0]
-        idle = [c for c in free if not c.plugged]
-        return idle[0] if idle else None
+        bookings = self.st.reservation
+
+        def preference(c: Connector) -> tuple[int, int, int]:
+            # A cable already waiting first (OCPP 1.6 §4.9 Preparing), then the tag's own reservation,
+            # then connectors nobody holds; connectors held for someone else last.
+            holder = bookings.booking_for(c)
+            own = holder is not None and id_tag is not None and holder.admits(id_tag, None)
+            waiting = c.plugged and not c.finishing
+            return (0 if waiting else 1, 0 if own else 1 if holder is None else 2, c.connector_id)
+
+        candidates = sorted((c for c in free if not c.finishing or c.plugged), key=preference)
+        return candidates[0] if candidates else None
 
     def _authorize_for(self, c: Connector, id_tag: str, remote: bool) -> None:
-        c.authorization = Authorization(id_tag, None, remote)
-        self.st.refresh_status()
+        # A connector held by a reservation for someone else shows nothing until the tag's parent is
+        # known (OCTT TC_046_1: only the reserved idTag makes it Preparing).
+        if not self.st.reservation.needs_parent_check(c, id_tag):
+            c.authorization = Authorization(id_tag, None, remote)
+            self.st.refresh_status()
 
         def decided(decision: Decision) -> None:
             auth = c.authorization
-            if auth is None or auth.id_tag != id_tag:
-                return  # superseded (timeout, fault, another start)
-            if not decision.accepted:
+            if auth is not None and auth.id_tag != id_tag:
+                return  # superseded by another start on this connector
+            admitted, reservation_id = self.st.reservation.claim(c, id_tag, decision.parent_id_tag)
+            if not decision.accepted or not admitted or not self._can_start(c) or c.transaction is not None:
                 c.authorization = None
                 self.st.refresh_status()
                 return
+            if auth is None:
+                auth = c.authorization = Authorization(id_tag, None, remote)
             auth.parent_id_tag = decision.parent_id_tag
+            auth.reservation_id = reservation_id
+            auth.decided = True
             self._authorized(c)
 
         self.auth.authorize(id_tag, decided)
@@ -207,7 +222,7 @@ class CoreProfile:
     def try_start(self, c: Connector) -> None:
         auth = c.authorization
         st = self.st
-        if auth is None or not c.plugged or not self._can_start(c):
+        if auth is None or not auth.decided or not c.plugged or not self._can_start(c):
             return
         hw = st.hardware.connectors[c.connector_id - 1]
         if not hw.lock():
@@ -237,6 +252,11 @@ class CoreProfile:
         c.transaction = ActiveTransaction(local_id, auth.id_tag, auth.parent_id_tag, None, meter_start, now, st.mono())
         c.authorization = None
         c.finishing = False
+        if auth.reservation_id is not None:
+            # OCPP 1.6 §5.13: the reservation ends when its transaction starts.
+            booking = st.reservation.bookings.get(auth.reservation_id)
+            if booking is not None:
+                st.reservation.end(booking, "used")
         self._offer_energy(c)
         self._arm_sampling(c)
         st.refresh_status()
@@ -504,18 +524,22 @@ class CoreProfile:
             return {"status": "Rejected"}
         if connector_id is not None and not 1 <= int(connector_id) <= len(st.connectors):
             return {"status": "Rejected"}  # connector 0 or unknown (OCTT TC_027)
-        c = self._connector_for_start(None if connector_id is None else int(connector_id))
+        id_tag = req["idTag"]
+        c = self._connector_for_start(None if connector_id is None else int(connector_id), id_tag)
         if c is None:
             return {"status": "Rejected"}
-        id_tag = req["idTag"]
+        if not st.config.get_bool("AuthorizeRemoteTxRequests") and not st.reservation.claim(c, id_tag, None)[0]:
+            return {"status": "Rejected"}  # held by a reservation for another idTag (OCPP 1.6 §5.13)
 
         def begin() -> None:
             if c.authorization is not None or not self._can_start(c):
                 return
             if st.config.get_bool("AuthorizeRemoteTxRequests"):
                 self._authorize_for(c, id_tag, remote=True)
-            else:
-                c.authorization = Authorization(id_tag, None, True)
+                return
+            admitted, reservation_id = st.reservation.claim(c, id_tag, None)
+            if admitted:
+                c.authorization = Authorization(id_tag, None, True, reservation_id, decided=True)
                 self._authorized(c)
 
         st.defer(begin)

@@ -69,6 +69,7 @@ class Station:
         from .core import CoreProfile
         from .local_auth_list_management import LocalAuthListManagement
         from .remote_trigger import RemoteTrigger
+        from .reservation import Reservation
 
         self._charge_box_id = charge_box_id
         self.settings = settings
@@ -109,8 +110,9 @@ class Station:
         self.core = CoreProfile(self)
         self.local_list = LocalAuthListManagement(self)
         self.remote_trigger = RemoteTrigger(self)
+        self.reservation = Reservation(self)
         self._handlers: dict[str, Handler] = {}
-        for profile in (self.core, self.local_list, self.remote_trigger):
+        for profile in (self.core, self.local_list, self.remote_trigger, self.reservation):
             self._handlers.update(profile.handlers())
         configuration.subscribe(self._on_config_changed)
         hardware.set_listener(self.core)
@@ -334,6 +336,8 @@ class Station:
     # -- StatusNotification --------------------------------------------------------------------------
     def refresh_status(self) -> None:
         """Queue a StatusNotification for every connector whose derived status changed (OCPP 1.6 §4.9)."""
+        self.reservation.terminate_unusable()
+        self.reservation.sync()
         if self.registration != Registration.ACCEPTED:
             return
         station_status = derive_station_status(self.station_inoperative, self.station_fault)

@@ -378,6 +378,7 @@ class SimulatedStation:
             initial_energy_wh = (0.0,) * number_of_connectors
         if len(initial_energy_wh) != number_of_connectors:
             raise ValueError(f"{len(initial_energy_wh)} initial registers for {number_of_connectors} connectors")
+        ev = ev if ev is not None else EvModel()
         self._connectors = tuple(
             SimulatedConnector(
                 connector_id,
