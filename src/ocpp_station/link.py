@@ -70,7 +70,8 @@ class Link:
         ws = self._ws
         if ws is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), timeout=2)
+                async with asyncio.timeout(2):
+                    await ws.close()
 
     def abort(self) -> None:
         """Power cut: the connection just disappears, as a TCP peer sees it."""
@@ -117,7 +118,8 @@ class Link:
             delay = backoff * (0.5 + random.random() / 2)
             backoff = min(backoff * 2, net.reconnect_max_s)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_offline_change(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wait_offline_change()
 
     async def _wait_offline_change(self) -> None:
         # Returning to online ends the back-off at once; otherwise wait out the delay.
@@ -210,7 +212,8 @@ class Link:
                 await self._send_text(ws, encode(Call(call.unique_id, call.action, call.payload)))
                 call.sent_at = asyncio.get_running_loop().time()
                 configured = self.st.config.get_int("MessageTimeout")
-                response = await asyncio.wait_for(future, timeout=configured if configured > 0 else timeout)
+                async with asyncio.timeout(configured if configured > 0 else timeout):
+                    response = await future
             except TimeoutError:
                 log.warning("%s: no response to %s within timeout", self.st.charge_box_id, call.action)
                 self._pending.pop(call.unique_id, None)
@@ -257,6 +260,7 @@ class Link:
                 continue
             pong = await ws.ping()
             try:
-                await asyncio.wait_for(pong, timeout=interval)
+                async with asyncio.timeout(interval):
+                    await pong
             except TimeoutError:
                 raise LinkError(f"no pong within {interval} s: link considered dead") from None

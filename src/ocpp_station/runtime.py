@@ -147,8 +147,11 @@ class StationRuntime:
                 return
             deadline = core.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
+            # with the event, and the power-off would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._timer_wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._timer_wake.wait()
 
     async def _reset(self, core: Station, kind: str) -> None:
         if kind == "Soft" and core.online:
@@ -167,7 +170,8 @@ class StationRuntime:
         link = self._link
         assert link is not None
         try:
-            await asyncio.wait_for(link.first_attempt.wait(), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                await link.first_attempt.wait()
         except TimeoutError:
             return f"no connection within {timeout:.0f} s"
         return None if link.connected_once.is_set() else link.last_error
