@@ -631,6 +631,12 @@ def _result(tool_id: str, profile: str, outcome: str, timings: tuple[TimingRecor
     return CaseResult(case, outcome, "", 1.0, "log", timings)  # type: ignore[arg-type]
 
 
+def test_certificate_pass_needs_every_case_of_the_profile() -> None:
+    table = render_certificate([_result(f"T{i}", "Remote Trigger", "pass") for i in range(2)])
+    row = next(line for line in table.splitlines() if "Remote Trigger" in line)
+    assert [c.strip() for c in row.split("|")[2:-1]] == ["Pass", "2", "0", "0"]
+
+
 def test_certificate_table() -> None:
     table = render_certificate(
         [
@@ -641,7 +647,7 @@ def test_certificate_table() -> None:
         ]
     )
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:]}
-    assert rows["Core"] == ["Pass", "2", "0", "49"]
+    assert rows["Core"] == ["Incomplete", "2", "0", "49"]  # Pass needs every case of the profile
     assert rows["Reservation"] == ["Fail", "0", "1", "15"]
     assert rows["Smart Charging"] == ["not run", "0", "0", "10"]
     assert list(rows) == [

@@ -80,15 +80,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def render_certificate(results: Sequence[CaseResult]) -> str:
-    """One row per profile: Pass (every case that ran passed) / Fail / not run, with counts. A profile is
-    certifiable only when its "Not run" column is 0."""
+    """One row per profile with counts: Pass only when every case of the profile ran and passed (as on
+    a certificate); Incomplete when the ones that ran passed but some did not run; Fail; not run."""
     rows = []
     for profile in PROFILES:
         ran = [r for r in results if r.case.profile == profile and r.outcome != "not applicable"]
         passed = sum(1 for r in ran if r.passed)
         failed = sum(1 for r in ran if r.failed)
         not_run = max(OCTT_CASE_COUNTS[profile], passed + failed) - passed - failed
-        verdict = "Fail" if failed else ("Pass" if passed else "not run")
+        if failed:
+            verdict = "Fail"
+        elif not passed:
+            verdict = "not run"
+        else:
+            verdict = "Pass" if not_run == 0 else "Incomplete"
         rows.append([profile, verdict, str(passed), str(failed), str(not_run)])
     return _table(["Profile", "Result", "Passed", "Failed", "Not run"], rows)
 
