@@ -81,7 +81,7 @@ def _readable(record: logging.LogRecord) -> str:
         return text
     kind = {2: "CALL", 3: "RESULT", 4: "ERROR"}.get(parsed[0], "?")
     what = parsed[2] if parsed[0] == 2 else ""
-    body = json.dumps(parsed[3] if parsed[0] == 2 else parsed[2:], ensure_ascii=False)
+    body = json.dumps(parsed[3] if parsed[0] == 2 else parsed[2] if parsed[0] == 3 else parsed[2:], ensure_ascii=False)
     return f"{station} {arrow.strip()} {kind:6} {what} {body}"
 
 
@@ -97,6 +97,9 @@ async def run_demo(api_host: str, api_port: int, data_dir: Path | None) -> None:
     trace.addHandler(handler)
     trace.propagate = False
     trace.setLevel(logging.INFO)
+    # The OCPP trace is the demo's story; HTTP access and socket chatter would drown it.
+    for noisy in ("aiohttp.access", "websockets.server", "websockets.client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     central = DemoCentralSystem()
     await central.start()
