@@ -250,3 +250,33 @@ def test_remote_start_then_remote_stop(cp: CoreDriver) -> None:
     stop = next(p for a, p in cp.take() if a == "StopTransaction")
     assert stop["reason"] == "Remote"
     assert result(cp.call("RemoteStopTransaction", {"transactionId": 1001})) == {"status": "Rejected"}
+
+
+def test_boot_sets_the_clock_and_timestamps_are_utc_milliseconds(tmp_path: Path) -> None:
+    cp = CoreDriver(tmp_path)
+    cp.respond(
+        "BootNotification",
+        lambda a, p: {"status": "Accepted", "currentTime": "2027-03-04T05:06:07.890+01:00", "interval": 60},
+    )
+    cp.connect()
+    status = next(p for a, p in cp.take() if a == "StatusNotification")
+    assert status["timestamp"] == "2027-03-04T04:06:07.890Z"
+    cp.close()
+
+
+def test_minimum_status_duration_suppresses_short_lived_statuses(tmp_path: Path) -> None:
+    cp = CoreDriver(tmp_path, {"MinimumStatusDuration": "10"})
+    cp.connect()
+    cp.advance(10)
+    cp.take()
+    cp.hardware.connector(1).plug(cp.clock.now())
+    cp.advance(3)
+    cp.hardware.connector(1).unplug(cp.clock.now())  # Preparing lasted 3 s < 10 s
+    cp.advance(20)
+    assert cp.statuses(cp.take()) == []
+    cp.hardware.connector(1).plug(cp.clock.now())
+    cp.advance(9)
+    assert cp.statuses(cp.take()) == []
+    cp.advance(1.5)
+    assert cp.statuses(cp.take()) == [(1, "Preparing")]
+    cp.close()

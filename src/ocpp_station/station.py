@@ -365,10 +365,15 @@ class Station:
             payload["info"] = info[:50]
         minimum = self.config.get_int("MinimumStatusDuration")
         if minimum > 0:
-            # OCPP 1.6 §9.1.20: a status that lasted less than MinimumStatusDuration is not reported.
-            self._status_queue = deque(
+            # OCPP 1.6 §9.1.20: a status that lasted less than MinimumStatusDuration is not reported;
+            # and if the connector is back where the central system last saw it, there is nothing to say.
+            kept = deque(
                 e for e in self._status_queue if e.connector_id != connector_id or e.eligible_at <= self.mono()
             )
+            suppressed = len(kept) != len(self._status_queue)
+            self._status_queue = kept
+            if suppressed and self._sent_status.get(connector_id) == str(status) and error is None:
+                return
         self._status_queue.append(StatusEntry(connector_id, payload, self.mono() + max(0, minimum)))
         self.wake()
 
