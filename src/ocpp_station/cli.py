@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     certify = sub.add_parser("certify", help="run the conformance harness and print the certificate table")
     certify.add_argument("-k", dest="pattern", help="only cases whose id or title matches")
     certify.add_argument("--junit", type=Path, help="also write JUnit XML here")
+
+    image = sub.add_parser("firmware-image", help="make a firmware image the simulated station can install")
+    image.add_argument("--version", required=True, help="the firmware version the station reports once installed")
+    image.add_argument("-o", dest="output", required=True, type=Path, help="the image file to write")
     return parser
 
 
@@ -94,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
 
             logging.getLogger("ocpp_station.trace").setLevel(logging.WARNING)
             asyncio.run(run_demo(args.api[0], args.api[1], args.data_dir))
-        else:
-            from importlib import import_module
+        elif args.command == "firmware-image":
+            from .firmware_image import make_image_file
 
-            runner = import_module("ocpp_station.harness.runner")
+            print(make_image_file(args.output, args.version))
+        else:
+            from .harness.runner import certify
+
             logging.getLogger().setLevel(logging.WARNING)
-            code: int = asyncio.run(runner.certify(args.pattern, args.junit, sys.stdout))
-            return code
+            return asyncio.run(certify(args.pattern, args.junit, sys.stdout))
     except KeyboardInterrupt:
         return 0
     except (SettingsError, StoreError, ApiStartError, _Fatal, ValueError) as exc:

@@ -18,6 +18,9 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .configuration import Configuration
 from .control import ControlError
+from .file_jobs import FileJobRunner
+from .file_transfer import FileTransfers
+from .firmware_image import FirmwareInstaller
 from .hardware.simulated import EvModel, SimulatedStation
 from .link import Link
 from .settings import StationSettings
@@ -46,6 +49,8 @@ class StationRuntime:
         config_overrides: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         trace: logging.Logger | None = None,
+        transfers: FileTransfers | None = None,
+        installer: FirmwareInstaller | None = None,
     ) -> None:
         self.csms_url = csms_url
         self._charge_box_id = charge_box_id
@@ -54,6 +59,15 @@ class StationRuntime:
         self.config_overrides = dict(config_overrides or {})
         self.clock = clock or SystemClock()
         self.trace = trace
+        # Firmware Management's file jobs and the station log GetDiagnostics uploads (outlive restarts).
+        self.file_jobs = FileJobRunner.for_runtime(
+            work_dir=store_path(data_dir, charge_box_id).with_suffix(".files"),
+            clock=self.clock,
+            ca_file=self.settings.network.ca_file,
+            trace=trace,
+            transfers=transfers,
+            installer=installer,
+        )
         self.hardware: SimulatedStation | None = None
         self._core: Station | None = None
         self._store: Store | None = None
@@ -82,13 +96,14 @@ class StationRuntime:
             clock=self.clock,
             hardware=self.hardware,
         )
-        link = Link(core, self.csms_url, self.trace)
+        link = Link(core, self.csms_url, self.file_jobs.link_trace)
         core.set_waker(self._wake)
         core.network_listener = link.set_online
         self._store, self._core, self._link = store, core, link
         self._timer_wake = asyncio.Event()
         core.start()
         self.boots += 1
+        self.file_jobs.station_log.event(f"power on (boot {self.boots}), firmware {core.firmware_version()}")
         self._tasks = [asyncio.create_task(link.run()), asyncio.create_task(self._timer_loop(core))]
 
     def _build_hardware(self, store: Store) -> SimulatedStation:
@@ -129,6 +144,7 @@ class StationRuntime:
             if task is not current:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        await self.file_jobs.cancel_all()
         if self._store is not None:
             self._store.close()
         self._store = None
@@ -142,6 +158,7 @@ class StationRuntime:
         while True:
             self._timer_wake.clear()
             core.tick()
+            self.file_jobs.start_pending(core)
             if core.reset_request is not None:
                 self._reset_task = asyncio.create_task(self._reset(core, core.reset_request))
                 return

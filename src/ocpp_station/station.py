@@ -67,6 +67,7 @@ class Station:
         hardware: StationHardware,
     ) -> None:
         from .core import CoreProfile
+        from .firmware_management import FirmwareManagement
         from .local_auth_list_management import LocalAuthListManagement
         from .remote_trigger import RemoteTrigger
         from .reservation import Reservation
@@ -111,8 +112,9 @@ class Station:
         self.local_list = LocalAuthListManagement(self)
         self.remote_trigger = RemoteTrigger(self)
         self.reservation = Reservation(self)
+        self.firmware = FirmwareManagement(self)
         self._handlers: dict[str, Handler] = {}
-        for profile in (self.core, self.local_list, self.remote_trigger, self.reservation):
+        for profile in (self.core, self.local_list, self.remote_trigger, self.reservation, self.firmware):
             self._handlers.update(profile.handlers())
         configuration.subscribe(self._on_config_changed)
         hardware.set_listener(self.core)
@@ -297,6 +299,7 @@ class Station:
                 c.reported = None
             self.refresh_status()
             self.core.on_accepted()
+            self.firmware.on_accepted()
         else:
             self.registration = Registration(status)
             # OCPP 1.6 §4.2.1: interval = minimum wait before the next BootNotification.
@@ -338,6 +341,7 @@ class Station:
         """Queue a StatusNotification for every connector whose derived status changed (OCPP 1.6 §4.9)."""
         self.reservation.terminate_unusable()
         self.reservation.sync()
+        self.firmware.on_facts_changed()
         if self.registration != Registration.ACCEPTED:
             return
         station_status = derive_station_status(self.station_inoperative, self.station_fault)
