@@ -292,6 +292,7 @@ class CoreProfile:
         if not hw.fixed_cable and not tx.ev_disconnected:
             hw.unlock()
         c.finishing = c.plugged
+        st.smart_charging.on_transaction_stopped(c, tx)
         st.refresh_status()
         st.wake()
 
@@ -312,7 +313,7 @@ class CoreProfile:
             and c.fault is None
             and self.st.station_fault is None
         )
-        hw.set_energy_offered(self.st.now(), enabled, None)
+        hw.set_energy_offered(self.st.now(), enabled, self.st.smart_charging.limit_for(c))
 
     def _persist_register(self, connector_id: int, energy_wh: float) -> None:
         # Meter registers survive restarts so that readings never go backwards (errata v4.0 3.9).
@@ -378,30 +379,26 @@ class CoreProfile:
             self._offer_energy(c)
         self.st.refresh_status()
 
-    def on_queued_failure(self, call: OutboundCall, reason: str) -> None:
+    def on_queued_failure(self, call: OutboundCall, reason: str) -> str:
+        """Apply the retry rules; returns what happens next (the link puts it in its one log line)."""
         st = self.st
         if reason == "disconnected":
-            return  # not a failure to process: resend after reconnection (digest §2.7 item 5)
+            return "kept queued for the next connection"  # not a failure to process (digest §2.7 item 5)
         head = st.store.queue_head()
         if head is None or head.seq != call.queue_seq:
-            return
+            return "already settled"
         attempts = head.attempts + 1
         allowed = max(1, st.config.get_int("TransactionMessageAttempts"))
         if attempts >= allowed:
-            log.warning(
-                "%s: dropping %s after %d failed attempt(s) (TransactionMessageAttempts)",
-                st.charge_box_id,
-                call.action,
-                attempts,
-            )
             with st.store.transaction():
                 if call.action == "StartTransaction" and head.local_tx is not None:
                     st.store.set_transaction_id(head.local_tx, None, "failed")
                 st.store.dequeue(head.seq)
-            return
+            return f"dropped after {attempts} failed attempt(s) (TransactionMessageAttempts {allowed})"
         # OCPP 1.6 §9.1.32: wait interval × number of previous transmissions before each resend.
         interval = st.config.get_int("TransactionMessageRetryInterval") * attempts
         st.store.defer(head.seq, attempts, st.now() + interval, head.unique_id)
+        return f"attempt {attempts} of {allowed} failed, resent in {interval} s (TransactionMessageRetryInterval)"
 
     # -- meter values ----------------------------------------------------------------------------------
     def _arm_sampling(self, c: Connector) -> None:
@@ -530,6 +527,8 @@ class CoreProfile:
             return {"status": "Rejected"}
         if not st.config.get_bool("AuthorizeRemoteTxRequests") and not st.reservation.claim(c, id_tag, None)[0]:
             return {"status": "Rejected"}  # held by a reservation for another idTag (OCPP 1.6 §5.13)
+        if profile is not None and not st.smart_charging.hold_remote_profile(c.connector_id, id_tag, profile):
+            return {"status": "Rejected"}  # a TxProfile this station cannot execute (digest §4.2)
 
         def begin() -> None:
             if c.authorization is not None or not self._can_start(c):

@@ -71,6 +71,7 @@ class Station:
         from .local_auth_list_management import LocalAuthListManagement
         from .remote_trigger import RemoteTrigger
         from .reservation import Reservation
+        from .smart_charging import SmartCharging
 
         self._charge_box_id = charge_box_id
         self.settings = settings
@@ -113,8 +114,16 @@ class Station:
         self.remote_trigger = RemoteTrigger(self)
         self.reservation = Reservation(self)
         self.firmware = FirmwareManagement(self)
+        self.smart_charging = SmartCharging(self)
         self._handlers: dict[str, Handler] = {}
-        for profile in (self.core, self.local_list, self.remote_trigger, self.reservation, self.firmware):
+        for profile in (
+            self.core,
+            self.local_list,
+            self.remote_trigger,
+            self.reservation,
+            self.firmware,
+            self.smart_charging,
+        ):
             self._handlers.update(profile.handlers())
         configuration.subscribe(self._on_config_changed)
         hardware.set_listener(self.core)
@@ -255,13 +264,21 @@ class Station:
             call.on_result(payload)
         self.wake()
 
-    def on_failure(self, call: OutboundCall, reason: str) -> None:
-        """reason: 'error' (CallError), 'timeout' (no answer in time) or 'disconnected' (link lost)."""
+    def on_failure(self, call: OutboundCall, reason: str) -> str:
+        """reason: 'error' (CallError), 'timeout' (no answer in time) or 'disconnected' (link lost).
+
+        Returns what happens to the message next, for the link's one log line about the event."""
         if call.queue_seq is not None:
-            self.core.on_queued_failure(call, reason)
-        elif call.on_failure is not None:
-            call.on_failure(reason)
+            outcome = self.core.on_queued_failure(call, reason)
+        else:
+            if call.on_failure is not None:
+                call.on_failure(reason)
+            if call.action == "BootNotification":
+                outcome = f"BootNotification sent again in {BOOT_FAILURE_RETRY_S:g} s"
+            else:
+                outcome = "not resent (only transaction-related messages are retried, OCPP 1.6 §3.7)"
         self.wake()
+        return outcome
 
     # -- registration -------------------------------------------------------------------------------
     def _boot_payload(self) -> Payload:
