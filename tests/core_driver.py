@@ -9,7 +9,7 @@ from typing import Any
 
 from ocpp_station import schemas
 from ocpp_station.clock import ManualClock, iso_utc
-from ocpp_station.configuration import Configuration
+from ocpp_station.configuration import Configuration, definitions_for
 from ocpp_station.hardware.simulated import SimulatedStation
 from ocpp_station.rpc import Call, Message
 from ocpp_station.settings import StationSettings, parse_settings
@@ -37,7 +37,11 @@ class CoreDriver:
         self.clock = clock or ManualClock()
         self.settings = settings or parse_settings({})
         self.store = Store(data_dir / "station.sqlite")
-        self.config = Configuration(self.store, {**self.settings.configuration, **(overrides or {})})
+        self.config = Configuration(
+            self.store,
+            {**self.settings.configuration, **(overrides or {})},
+            definitions=definitions_for(fixed_cable=self.settings.hardware.fixed_cable),
+        )
         self.hardware = hardware or SimulatedStation(2)
         self.station = Station(
             charge_box_id="CP-TEST",

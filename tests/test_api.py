@@ -89,8 +89,8 @@ class FakeStation:
             raise ControlError(409, f"connector {connector_id} is already plugged in")
         c.update(pluggedIn=True, status="Preparing")
 
-    def unplug(self, connector_id: int) -> None:
-        self._record("unplug", connector_id)
+    def unplug(self, connector_id: int, side: str = "both") -> None:
+        self._record("unplug", connector_id, side)
         self._connector(connector_id).update(pluggedIn=False, status="Available")
 
     def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
@@ -121,6 +121,9 @@ class FakeStation:
     def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
         self._record("set_ev_suspended", connector_id, suspended)
         self._connector(connector_id)
+
+    def set_local_list_failure(self, failing: bool) -> None:
+        self._record("set_local_list_failure", failing)
 
 
 def _conforms(station: FakeStation) -> ControlledStation:
@@ -268,7 +271,9 @@ async def test_openapi_is_served(client: Client) -> None:
 # (route suffix, body, expected station call) for every mutating per-station route.
 MUTATIONS: list[tuple[str, str, Any, tuple[str, tuple[Any, ...]]]] = [
     ("POST", "/connectors/1/plug", None, ("plug", (1,))),
-    ("POST", "/connectors/2/unplug", None, ("unplug", (2,))),
+    ("POST", "/connectors/2/unplug", None, ("unplug", (2, "both"))),
+    ("POST", "/connectors/2/unplug", {"side": "ev"}, ("unplug", (2, "ev"))),
+    ("POST", "/connectors/1/unplug", {"side": "both"}, ("unplug", (1, "both"))),
     ("POST", "/rfid", {"idTag": "ABC123"}, ("present_id_tag", ("ABC123", None))),
     ("POST", "/rfid", {"idTag": "ABC123", "connectorId": 2}, ("present_id_tag", ("ABC123", 2))),
     ("POST", "/rfid", {"idTag": "X" * 20, "connectorId": None}, ("present_id_tag", ("X" * 20, None))),
@@ -287,6 +292,8 @@ MUTATIONS: list[tuple[str, str, Any, tuple[str, tuple[Any, ...]]]] = [
     ("POST", "/connectors/1/lock-failure", {"failing": True}, ("set_lock_failure", (1, True))),
     ("POST", "/connectors/2/unlock-failure", {"failing": False}, ("set_unlock_failure", (2, False))),
     ("POST", "/connectors/1/ev-suspended", {"suspended": True}, ("set_ev_suspended", (1, True))),
+    ("POST", "/local-list-failure", {"failing": True}, ("set_local_list_failure", (True,))),
+    ("POST", "/local-list-failure", {"failing": False}, ("set_local_list_failure", (False,))),
 ]
 
 
@@ -370,6 +377,8 @@ async def test_rfid_400_names_the_field(client: Client, body: Any, field: str) -
         ("/api/connectors/1/lock-failure", {"failed": True}, "failed"),
         ("/api/connectors/1/unlock-failure", {}, "failing"),
         ("/api/connectors/1/ev-suspended", {"suspended": None}, "suspended"),
+        ("/api/local-list-failure", {"failing": "true"}, "failing"),
+        ("/api/local-list-failure", {"fail": True}, "fail"),
         ("/api/connectors/1/plug", {"force": True}, "force"),
         ("/api/stations/CP-2/network", {"online": 1}, "online"),
     ],
@@ -538,6 +547,7 @@ async def test_409_from_the_station_state(client: Client) -> None:
         ("/api/connectors/1/fault", {"errorCode": "Meltdown"}, "ChargePointErrorCode"),
         ("/api/connectors/1/fault", {"errorCode": "groundfailure"}, "ChargePointErrorCode"),
         ("/api/connectors/0/fault", {"errorCode": "OtherError", "info": "I" * 51}, "50"),
+        ("/api/connectors/1/unplug", {"side": "station"}, "ev, both"),
     ],
 )
 async def test_422_bad_value(
@@ -621,6 +631,17 @@ SAMPLE_BODIES: dict[str, list[Any]] = {
     "/api/connectors/1/unlock-failure": [{"failing": True}, {"failing": 0}, {"failing": True, "x": None}],
     "/api/connectors/1/ev-suspended": [{"suspended": False}, {"suspended": None}, {"Suspended": True}],
     "/api/connectors/1/plug": [{}, {"x": 1}],
+    "/api/connectors/1/unplug": [
+        {},
+        {"side": "ev"},
+        {"side": "both"},
+        {"side": "station"},
+        {"side": "EV"},
+        {"side": None},
+        {"side": 1},
+        {"side": "ev", "x": 1},
+    ],
+    "/api/local-list-failure": [{"failing": True}, {"failing": False}, {"failing": 1}, {}, {"failing": True, "x": 1}],
 }
 
 

@@ -242,7 +242,8 @@ def test_remote_start_rejects_connector_zero_and_busy_connectors(cp: CoreDriver)
 def test_remote_start_then_remote_stop(cp: CoreDriver) -> None:
     cp.take()
     assert result(cp.call("RemoteStartTransaction", {"idTag": "T", "connectorId": 1})) == {"status": "Accepted"}
-    assert cp.actions() == ["StatusNotification", "Authorize"]  # AuthorizeRemoteTxRequests=true
+    # AuthorizeRemoteTxRequests=true; OCTT TC_011_1 orders Authorize.req before StatusNotification(Preparing).
+    assert cp.actions() == ["Authorize", "StatusNotification"]
     cp.hardware.connector(1).plug(cp.clock.now())
     started = next(p for a, p in cp.take() if a == "StartTransaction")
     assert started["idTag"] == "T"

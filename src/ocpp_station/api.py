@@ -62,6 +62,10 @@ CHARGE_POINT_FAULT_CODES: frozenset[str] = frozenset(
     }
 )
 
+# Where the driver unplugs: "ev" = at the EV only (a detachable cable stays in the station's socket),
+# "both" = the whole cable (the default).
+UNPLUG_SIDES: tuple[str, ...] = ("ev", "both")
+
 ID_TAG_MAX_LENGTH = 20  # OCPP 1.6 IdToken = CiString20Type
 FAULT_INFO_MAX_LENGTH = 50  # StatusNotification.req info = CiString50Type
 
@@ -374,6 +378,7 @@ class _Routes:
             ("POST", "/connectors/{connectorId}/lock-failure", self.lock_failure),
             ("POST", "/connectors/{connectorId}/unlock-failure", self.unlock_failure),
             ("POST", "/connectors/{connectorId}/ev-suspended", self.ev_suspended),
+            ("POST", "/local-list-failure", self.local_list_failure),
         ]
 
     def _station(self, request: web.Request) -> ControlledStation:
@@ -403,8 +408,11 @@ class _Routes:
     async def unplug(self, request: web.Request) -> web.StreamResponse:
         station = self._station(request)
         connector_id = _connector_path(request, minimum=1)
-        await _read_json_object(request, (), required=False)
-        station.unplug(connector_id)
+        body = await _read_json_object(request, ("side",), required=False)
+        side = _str_field(body, "side") if "side" in body else "both"
+        if side not in UNPLUG_SIDES:
+            raise _RequestError(422, f"side {side!r} is not one of {', '.join(UNPLUG_SIDES)}")
+        station.unplug(connector_id, side)
         return _json_response(station.state())
 
     async def rfid(self, request: web.Request) -> web.StreamResponse:
@@ -481,6 +489,12 @@ class _Routes:
         connector_id = _connector_path(request, minimum=1)
         body = await _read_json_object(request, ("suspended",), required=True)
         station.set_ev_suspended(connector_id, _bool_field(body, "suspended"))
+        return _json_response(station.state())
+
+    async def local_list_failure(self, request: web.Request) -> web.StreamResponse:
+        station = self._station(request)
+        body = await _read_json_object(request, ("failing",), required=True)
+        station.set_local_list_failure(_bool_field(body, "failing"))
         return _json_response(station.state())
 
     async def stations(self, request: web.Request) -> web.StreamResponse:

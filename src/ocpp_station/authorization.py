@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .clock import parse_iso
+from .local_auth_list_management import VALID_STATUSES
 from .store import IdTagEntry
 
 if TYPE_CHECKING:
@@ -38,14 +39,16 @@ class Authorizer:
     def __init__(self, station: Station) -> None:
         self._st = station
 
-    def _valid(self, entry: IdTagEntry) -> bool:
-        # A locally known idTag whose validity has passed is not Accepted any more (OCPP 1.6 §3.5.1).
-        return entry.status == "Accepted" and (entry.expiry is None or entry.expiry > self._st.now())
+    def _valid(self, entry: IdTagEntry, source: str) -> bool:
+        # A locally known idTag whose validity has passed is not Accepted any more (OCPP 1.6 §3.5.1);
+        # in the local list Accepted and ConcurrentTx both mark a valid identifier (§3.5.2).
+        valid = VALID_STATUSES if source == "list" else ("Accepted",)
+        return entry.status in valid and (entry.expiry is None or entry.expiry > self._st.now())
 
     def local_entry(self, id_tag: str) -> tuple[IdTagEntry, str] | None:
         """The local knowledge of an idTag: the list first (§3.5.3), then the cache."""
         config = self._st.config
-        if config.get_bool("LocalAuthListEnabled"):
+        if self._st.local_list.enabled():
             entry = self._st.store.local_list_get(id_tag)
             if entry is not None:
                 return entry, "list"
@@ -59,7 +62,7 @@ class Authorizer:
         st = self._st
         local = self.local_entry(id_tag)
         if st.online:
-            if local is not None and self._valid(local[0]) and st.config.get_bool("LocalPreAuthorize"):
+            if local is not None and self._valid(*local) and st.config.get_bool("LocalPreAuthorize"):
                 decide(Decision(True, "Accepted", local[0].parent_id_tag, local[1]))
                 return
 
@@ -80,10 +83,10 @@ class Authorizer:
         config = self._st.config
         if local is not None:
             entry, source = local
-            if config.get_bool("LocalAuthorizeOffline") and self._valid(entry):
+            if config.get_bool("LocalAuthorizeOffline") and self._valid(entry, source):
                 return Decision(True, "Accepted", entry.parent_id_tag, source)
             # A known but not-valid idTag is never accepted offline, not even as unknown (§3.5.1).
-            return Decision(False, entry.status if entry.status != "Accepted" else "Expired", None, source)
+            return Decision(False, entry.status if entry.status not in VALID_STATUSES else "Expired", None, source)
         if config.get_bool("AllowOfflineTxForUnknownId"):
             return Decision(True, "Accepted", None, "offline-unknown")
         return Decision(False, "Invalid", None, "offline-unknown")
@@ -95,10 +98,13 @@ class Authorizer:
     def remember(self, id_tag: str, id_tag_info: dict[str, Any]) -> None:
         """Update the cache from an IdTagInfo (Authorize / StartTransaction / StopTransaction .conf)."""
         st = self._st
-        if not st.config.get_bool("AuthorizationCacheEnabled"):
+        listed = st.store.local_list_get(id_tag) if st.local_list.enabled() else None
+        if listed is not None:
+            # OCPP 1.6 §3.5.3 / errata v4.0 3.4: idTags in the local list are never cached; a verdict that
+            # contradicts the list is a LocalListConflict (§3.5.2).
+            st.local_list.check_conflict(listed, id_tag_info)
             return
-        if st.config.get_bool("LocalAuthListEnabled") and st.store.local_list_get(id_tag) is not None:
-            # Errata v4.0 3.4 / OCPP 1.6 §3.5.1: idTags in the local list are never cached.
+        if not st.config.get_bool("AuthorizationCacheEnabled"):
             return
         expiry_text = id_tag_info.get("expiryDate")
         expiry = None

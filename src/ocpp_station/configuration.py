@@ -19,6 +19,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
+from .metering import PHASED_ITEMS
+
 _log = logging.getLogger(__name__)
 
 
@@ -84,8 +86,7 @@ SUPPORTED_MEASURANDS: frozenset[str] = frozenset(
         "Current.Offered",
         "Energy.Active.Export.Register",
         "Energy.Active.Import.Register",
-        "Energy.Active.Export.Interval",
-        "Energy.Active.Import.Interval",
+        # No Energy.*.Interval: the meter (metering.py) does not report them, so they are Rejected (§3.16.4).
         "Frequency",
         "Power.Active.Export",
         "Power.Active.Import",
@@ -108,7 +109,9 @@ MEASURAND_PHASES: tuple[str, ...] = (
     "L2-L3",
     "L3-L1",
 )
-_MEASURAND_ITEMS = SUPPORTED_MEASURANDS | {f"{m}.{p}" for m in SUPPORTED_MEASURANDS for p in MEASURAND_PHASES}
+# Only the phases the meter measures a measurand on (metering.PHASED_ITEMS): a configured item must yield a
+# sampledValue (OCTT TC_070 / TC_071), so e.g. "Energy.Active.Import.Register.L1" is not supported (§3.16.4).
+_MEASURAND_ITEMS = SUPPORTED_MEASURANDS | PHASED_ITEMS
 FEATURE_PROFILES: tuple[str, ...] = (
     "Core",
     "FirmwareManagement",
@@ -269,6 +272,18 @@ _DEFINITIONS: tuple[KeyDefinition, ...] = (
 )
 
 KEY_DEFINITIONS: Mapping[str, KeyDefinition] = MappingProxyType({d.name: d for d in _DEFINITIONS})
+
+# A detachable cable has a lock on the station side, which the central system may choose to open on an
+# EV-side disconnect (OCPP 1.6 §9.1.33): read-write there; errata v4.0 3.85 makes it read-only false only
+# for a fixed cable.
+_DETACHABLE_CABLE_DEFINITIONS: Mapping[str, KeyDefinition] = MappingProxyType(
+    {**KEY_DEFINITIONS, "UnlockConnectorOnEVSideDisconnect": _bool("UnlockConnectorOnEVSideDisconnect", "Core", "true")}
+)
+
+
+def definitions_for(*, fixed_cable: bool) -> Mapping[str, KeyDefinition]:
+    """The key registry of a station with a fixed or a detachable cable."""
+    return KEY_DEFINITIONS if fixed_cable else _DETACHABLE_CABLE_DEFINITIONS
 
 
 class _Invalid(ValueError):

@@ -58,7 +58,9 @@ class Connector:
     scheduled_inoperative: bool | None = None  # applied when the running transaction ends
     fault: str | None = None
     fault_info: str | None = None
-    plugged: bool = False
+    plugged: bool = False  # an EV is connected
+    # A detachable cable left in the station's socket after an EV-side unplug keeps the connector occupied.
+    cable_in_socket: bool = False
     ev_ready: bool = True
     authorization: Authorization | None = None
     transaction: ActiveTransaction | None = None
@@ -83,10 +85,14 @@ def derive_status(c: Connector, station_inoperative: bool, station_fault: str | 
         return Status.UNAVAILABLE
     if c.finishing:
         return Status.FINISHING
-    if c.plugged or c.authorization is not None:
+    if c.authorization is not None:
         return Status.PREPARING
     if c.reserved:
+        # OCPP 1.6 §4.9: Reserved → Preparing only when the reservation's identity is presented (G2); a cable
+        # plugged in meanwhile does not end it (OCTT Table 105 "Charging": Preparing after the remote start).
         return Status.RESERVED
+    if c.plugged or c.cable_in_socket:
+        return Status.PREPARING
     return Status.AVAILABLE
 
 

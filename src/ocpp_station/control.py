@@ -28,12 +28,16 @@ class ControlledStation(Protocol):
     def state(self) -> dict[str, Any]:
         """The `GET /api/state` document:
         {"chargeBoxId", "connected", "registration", "connectors": [{"connectorId", "status", "errorCode",
-        "pluggedIn", "transactionId", "idTag", "energyWh", "powerW"}]} with connector 0 first."""
+        "pluggedIn", "transactionId", "idTag", "energyWh", "powerW"}]} with connector 0 first; a station may add
+        "cableInSocket" and "locked" per connector."""
         ...
 
     def plug(self, connector_id: int) -> None: ...
 
-    def unplug(self, connector_id: int) -> None: ...
+    def unplug(self, connector_id: int, side: str = "both") -> None:
+        """side "ev": unplug at the EV only (a detachable cable stays in the station's socket); "both": the
+        whole cable (its station end stays in while the connector lock holds it)."""
+        ...
 
     def present_id_tag(self, id_tag: str, connector_id: int | None) -> None: ...
 
@@ -49,3 +53,7 @@ class ControlledStation(Protocol):
     def set_unlock_failure(self, connector_id: int, failing: bool) -> None: ...
 
     def set_ev_suspended(self, connector_id: int, suspended: bool) -> None: ...
+
+    def set_local_list_failure(self, failing: bool) -> None:
+        """While failing, storing a SendLocalList update fails (answered Failed; OCTT TC_043_3)."""
+        ...

@@ -61,34 +61,57 @@ class CoreProfile:
                 self.st.mono(),
             )
             reason = self.st.store.get_meta("stop_reason") or "PowerLoss"
+            # A cable still in keeps the connector Finishing (stop_transaction sets it): the transaction has
+            # stopped but the connector is not free (OCPP 1.6 §4.9); the status after the boot then already
+            # reports it (OCTT TC_032_2 step 7 "only send when not already notified of the status Finishing").
             self.stop_transaction(c, reason, None)
         self.st.store.set_meta("stop_reason", "")
-        for c in self.st.connectors:
-            c.finishing = False
 
     def on_accepted(self) -> None:
         self._arm_aligned()
 
+    def power_failure(self) -> None:
+        """Mains lost, backup supply on: stop every transaction before going down (reason PowerLoss,
+        OCPP 1.6 §7.39; OCTT TC_032_1)."""
+        for c in self.st.connectors:
+            self.stop_transaction(c, "PowerLoss", None)
+
     # -- hardware events (HardwareListener) ------------------------------------------------------------
     def on_plug_changed(self, connector_id: int, plugged: bool) -> None:
         c = self.st.connector(connector_id)
+        hw = self.st.hardware.connectors[connector_id - 1]
+        ev_left = c.plugged and not plugged
         c.plugged = plugged
-        c.ev_ready = self.st.hardware.connectors[connector_id - 1].ev_ready
+        c.ev_ready = hw.ev_ready
+        # A detachable cable unplugged at the EV stays in the socket: Finishing until it is taken out.
+        c.cable_in_socket = hw.cable_in_socket
         if plugged:
             c.finishing = False
+            tx = c.transaction
+            if tx is not None and tx.ev_disconnected:
+                # OCPP 1.6 §4.10 (StopTransactionOnEVSideDisconnect=false): the EV is back, energy may flow again.
+                tx.ev_disconnected = False
+                if c.fault is None:
+                    c.fault_info = None  # the "EV side disconnected" note
+                self._offer_energy(c)
             self.try_start(c)
         else:
-            c.finishing = False
-            tx = c.transaction
-            if tx is not None:
+            if ev_left and c.transaction is not None:
                 self._ev_side_disconnected(c)
+            c.finishing = c.finishing and c.cable_in_socket
+            if not c.cable_in_socket and c.fault == "ConnectorLockFailure" and hw.fault is None:
+                # OCTT TC_024: the lock failure of the start attempt ends when the cable is taken away.
+                c.fault, c.fault_info = None, None
         self.st.refresh_status()
 
     def _ev_side_disconnected(self, c: Connector) -> None:
         tx = c.transaction
         assert tx is not None
         if self.st.config.get_bool("StopTransactionOnEVSideDisconnect"):
-            self.stop_transaction(c, "EVDisconnected", None)
+            # OCPP 1.6 §9.1.33: unlock on the EV-side disconnect only if UnlockConnectorOnEVSideDisconnect;
+            # otherwise the cable stays locked until UnlockConnector (OCTT TC_005_2).
+            unlock = self.st.config.get_bool("UnlockConnectorOnEVSideDisconnect")
+            self.stop_transaction(c, "EVDisconnected", None, unlock=unlock)
         else:
             # OCPP 1.6 §4.10: the transaction goes on, SuspendedEV, cable stays locked.
             tx.ev_disconnected = True
@@ -180,9 +203,15 @@ class CoreProfile:
         return candidates[0] if candidates else None
 
     def _authorize_for(self, c: Connector, id_tag: str, remote: bool) -> None:
+        if self.st.reservation.refuses(c, id_tag):
+            log.info("%s: %s refused: connector %d is reserved", self.st.charge_box_id, id_tag, c.connector_id)
+            return
         # A connector held by a reservation for someone else shows nothing until the tag's parent is
         # known (OCTT TC_046_1: only the reserved idTag makes it Preparing).
-        if not self.st.reservation.needs_parent_check(c, id_tag):
+        # Without a cable the connector turns Preparing only once the idTag is accepted: OCTT orders
+        # Authorize.req before StatusNotification(Preparing) (TC_011_1/_2, TC_024, TC_046_1, TC_061 step 7).
+        # With the cable in, Preparing (from Reserved) comes first (Table 105 "Charging", steps 7 and 9).
+        if c.plugged and not self.st.reservation.needs_parent_check(c, id_tag):
             c.authorization = Authorization(id_tag, None, remote)
             self.st.refresh_status()
 
@@ -206,6 +235,9 @@ class CoreProfile:
 
     def _authorized(self, c: Connector) -> None:
         if c.plugged:
+            # Preparing is reported before the transaction starts, also from Reserved with the cable already in
+            # (OCPP 1.6 §4.9: Reserved → Preparing (G2) → Charging; there is no Reserved → Charging).
+            self.st.refresh_status()
             self.try_start(c)
         else:
             # OCPP 1.6 §9.1.7 ConnectionTimeOut: the cable must follow within this time.
@@ -262,7 +294,7 @@ class CoreProfile:
         st.refresh_status()
         st.wake()
 
-    def stop_transaction(self, c: Connector, reason: str, id_tag: str | None) -> None:
+    def stop_transaction(self, c: Connector, reason: str, id_tag: str | None, *, unlock: bool = True) -> None:
         tx = c.transaction
         st = self.st
         if tx is None:
@@ -288,10 +320,11 @@ class CoreProfile:
         c.transaction = None
         c.fault_info = None
         st.timers.cancel(("sample", c.connector_id))
-        # OCPP 1.6 §4.10: a normal stop unlocks the cable; a fixed cable has no lock to open.
-        if not hw.fixed_cable and not tx.ev_disconnected:
+        # OCPP 1.6 §4.10: a normal stop unlocks the cable (also after a StopTransactionOnEVSideDisconnect=false
+        # suspension, OCTT TC_005_3); a fixed cable has no lock to open.
+        if unlock and not hw.fixed_cable:
             hw.unlock()
-        c.finishing = c.plugged
+        c.finishing = c.plugged or c.cable_in_socket
         st.smart_charging.on_transaction_stopped(c, tx)
         st.refresh_status()
         st.wake()
@@ -401,21 +434,28 @@ class CoreProfile:
         return f"attempt {attempts} of {allowed} failed, resent in {interval} s (TransactionMessageRetryInterval)"
 
     # -- meter values ----------------------------------------------------------------------------------
-    def _arm_sampling(self, c: Connector) -> None:
+    def _arm_sampling(self, c: Connector, previous: float | None = None) -> None:
         interval = self.st.config.get_int("MeterValueSampleInterval")
         key = ("sample", c.connector_id)
         if interval <= 0 or c.transaction is None:
             self.st.timers.cancel(key)
             return
-        self.st.timers.arm(key, self.st.mono() + interval, lambda: self._sample(c))
+        # OCPP 1.6 §3.16.1: "periodically at this interval from the start of the charging transaction": on
+        # the grid start + k × interval, so a late timer does not push every later sample (OCTT TC_070, TC_036).
+        now = self.st.mono()
+        start = c.transaction.start_mono
+        due = start + (max(0.0, now - start) // interval + 1) * interval if previous is None else previous + interval
+        while due <= now:
+            due += interval  # a stall longer than the interval: the missed slots are gone, stay on the grid
+        self.st.timers.arm(key, due, lambda: self._sample(c, due))
 
-    def _sample(self, c: Connector) -> None:
+    def _sample(self, c: Connector, due: float) -> None:
         tx = c.transaction
         if tx is None:
             return
         measurands = self.st.config.get_list("MeterValuesSampledData") or ["Energy.Active.Import.Register"]
         self._queue_meter_values(c.connector_id, tx.local_id, measurands, "Sample.Periodic", self.st.now())
-        self._arm_sampling(c)
+        self._arm_sampling(c, due)
 
     def _queue_meter_values(
         self, connector_id: int, local_tx: int | None, measurands: list[str], context: str, at: float
@@ -433,27 +473,28 @@ class CoreProfile:
                 self._persist_register(connector_id, reading.energy_import_wh)
         st.wake()
 
-    def _arm_aligned(self) -> None:
+    def _arm_aligned(self, after: float | None = None) -> None:
         interval = self.st.config.get_int("ClockAlignedDataInterval")
         if interval <= 0:
             self.st.timers.cancel("aligned")
             return
-        now = self.st.now()
+        # Strictly after the boundary just reported: a wall clock set back a little (BootNotification /
+        # Heartbeat currentTime) must not report the same boundary twice (OCTT TC_071).
+        now = self.st.now() if after is None else max(self.st.now(), after)
         # OCPP 1.6 §9.1.5: slots are counted from midnight (UTC), so readings fall on the boundaries.
         day_start = now - (now % 86_400)
         boundary = day_start + ((now - day_start) // interval + 1) * interval
         self.st.timers.arm("aligned", self.st.mono() + (boundary - now), lambda: self._aligned(boundary))
 
     def _aligned(self, boundary: float) -> None:
-        measurands = self.st.config.get_list("MeterValuesAlignedData")
-        if measurands:
-            self._queue_meter_values(0, None, measurands, "Sample.Clock", boundary)
-            for c in self.st.connectors:
-                if c.transaction is not None:
-                    self._queue_meter_values(
-                        c.connector_id, c.transaction.local_id, measurands, "Sample.Clock", boundary
-                    )
-        self._arm_aligned()
+        # Empty MeterValuesAlignedData: Energy.Active.Import.Register, as for the sampled data (OCTT TC_071;
+        # errata v4.0 3.15: with the interval > 0 sending MeterValues is mandatory).
+        measurands = self.st.config.get_list("MeterValuesAlignedData") or ["Energy.Active.Import.Register"]
+        self._queue_meter_values(0, None, measurands, "Sample.Clock", boundary)
+        for c in self.st.connectors:
+            if c.transaction is not None:
+                self._queue_meter_values(c.connector_id, c.transaction.local_id, measurands, "Sample.Clock", boundary)
+        self._arm_aligned(boundary)
 
     def on_config_changed(self, key: str, value: str) -> None:
         if key == "ClockAlignedDataInterval":
@@ -467,8 +508,8 @@ class CoreProfile:
         st = self.st
         connector_id = int(req["connectorId"])
         inoperative = req["type"] == "Inoperative"
-        if connector_id > len(st.connectors):
-            return {"status": "Rejected"}
+        if not 0 <= connector_id <= len(st.connectors):
+            return {"status": "Rejected"}  # no such connector (a negative id crashed: found by fuzzing)
         targets = st.connectors if connector_id == 0 else [st.connector(connector_id)]
         if connector_id == 0:
             st.station_inoperative = inoperative
@@ -525,7 +566,9 @@ class CoreProfile:
         c = self._connector_for_start(None if connector_id is None else int(connector_id), id_tag)
         if c is None:
             return {"status": "Rejected"}
-        if not st.config.get_bool("AuthorizeRemoteTxRequests") and not st.reservation.claim(c, id_tag, None)[0]:
+        if st.reservation.refuses(c, id_tag) or (
+            not st.config.get_bool("AuthorizeRemoteTxRequests") and not st.reservation.claim(c, id_tag, None)[0]
+        ):
             return {"status": "Rejected"}  # held by a reservation for another idTag (OCPP 1.6 §5.13)
         if profile is not None and not st.smart_charging.hold_remote_profile(c.connector_id, id_tag, profile):
             return {"status": "Rejected"}  # a TxProfile this station cannot execute (digest §4.2)

@@ -162,10 +162,10 @@ class Link:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            exc = task.exception()
-            if exc is not None:
-                raise exc
+        errors = [exc for task in done if (exc := task.exception()) is not None]
+        # The pinger's verdict (a dead link) explains the end better than the reader's closed socket.
+        for exc in sorted(errors, key=lambda e: not isinstance(e, LinkError)):
+            raise exc
 
     async def _send_text(self, ws: ClientConnection, text: str) -> None:
         self.trace.info("%s → %s", self.st.charge_box_id, text)
@@ -191,10 +191,18 @@ class Link:
                     await self._send_text(ws, encode(response))
                 self.st.after_response()
                 continue
-            pending = self._pending.get(message.unique_id)
+            pending = self._pending.pop(message.unique_id, None)
             if pending is None:
-                log.warning("%s: response with unknown id %s ignored", self.st.charge_box_id, message.unique_id)
+                log.warning(
+                    "%s: %s with unknown id %s ignored (no call of ours is waiting for it)",
+                    self.st.charge_box_id,
+                    type(message).__name__,
+                    message.unique_id,
+                )
                 continue
+            # Applied before the next frame is read: a call the central system sends right behind this
+            # response (RemoteStopTransaction just after the StartTransaction.conf) must find its effect.
+            self._deliver(pending[0], message)
             if not pending[1].done():
                 pending[1].set_result(message)
 
@@ -213,35 +221,51 @@ class Link:
                 call.sent_at = asyncio.get_running_loop().time()
                 configured = self.st.config.get_int("MessageTimeout")
                 async with asyncio.timeout(configured if configured > 0 else timeout):
-                    response = await future
+                    await future  # the reader has delivered the response
             except TimeoutError:
-                log.warning("%s: no response to %s within timeout", self.st.charge_box_id, call.action)
-                self._pending.pop(call.unique_id, None)
-                self.st.on_failure(call, "timeout")
+                if self._pending.pop(call.unique_id, None) is None:
+                    continue  # the reader delivered the response as the timeout struck
+                outcome = self.st.on_failure(call, "timeout")
+                log.warning(
+                    "%s: no response to %s %s within %g s (MessageTimeout): %s",
+                    self.st.charge_box_id,
+                    call.action,
+                    call.unique_id,
+                    configured if configured > 0 else timeout,
+                    outcome,
+                )
                 continue
             except BaseException:
-                self._pending.pop(call.unique_id, None)
-                self.st.on_failure(call, "disconnected")
+                if self._pending.pop(call.unique_id, None) is not None:
+                    self.st.on_failure(call, "disconnected")
                 raise
-            self._pending.pop(call.unique_id, None)
-            self._deliver(call, response)
 
     def _deliver(self, call: OutboundCall, response: CallResult | CallError) -> None:
         if isinstance(response, CallError):
+            outcome = self.st.on_failure(call, "error")
             log.warning(
-                "%s: %s answered with CallError %s: %s",
+                "%s: %s %s answered with CallError %s %r: %s",
                 self.st.charge_box_id,
                 call.action,
+                call.unique_id,
                 response.code,
                 response.description,
+                outcome,
             )
-            self.st.on_failure(call, "error")
             return
         try:
             schemas.validate_response(call.action, response.payload)
         except schemas.SchemaViolation as exc:
-            log.warning("%s: invalid %s response ignored: %s", self.st.charge_box_id, call.action, exc.description)
-            self.st.on_failure(call, "error")
+            # A CallResult that breaks the schema was not processed as it should be: a failure (digest §2.7).
+            outcome = self.st.on_failure(call, "error")
+            log.warning(
+                "%s: %s %s answered with an invalid CallResult (%s): %s",
+                self.st.charge_box_id,
+                call.action,
+                call.unique_id,
+                exc.description,
+                outcome,
+            )
             return
         self.st.on_result(call, response.payload)
 
@@ -258,9 +282,14 @@ class Link:
             await asyncio.sleep(interval if interval > 0 else 5)
             if interval <= 0:
                 continue
-            pong = await ws.ping()
             try:
+                # The ping is sent inside the timeout too: on a half-open link the send itself can block
+                # once the socket buffer is full (digest §1.5).
                 async with asyncio.timeout(interval):
+                    pong = await ws.ping()
                     await pong
             except TimeoutError:
+                # A dead peer cannot complete a closing handshake: drop the TCP connection at once so that
+                # the station goes offline now, not after close_timeout.
+                ws.transport.abort()
                 raise LinkError(f"no pong within {interval} s: link considered dead") from None

@@ -7,6 +7,7 @@ that phase alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,9 +17,21 @@ SampledValue = dict[str, Any]
 
 _PHASES = ("L1", "L2", "L3")
 _VOLTAGE_PHASES = ("L1-N", "L2-N", "L3-N")
+# The measurand items with a phase suffix this meter can report ("Where applicable, the Measurand is combined
+# with the optional phase", OCPP 1.6 §9.1.17): the phases a measurand is measured on, and "Voltage.L1" for the
+# L1-N voltage. Any other suffix would be an item with no sampledValue, so the configuration refuses it
+# (OCPP 1.6 §3.16.4).
+PHASED_ITEMS: frozenset[str] = frozenset(
+    {f"{m}.{p}" for m in ("Current.Import", "Current.Export") for p in _PHASES}
+    | {f"Voltage.{p}" for p in (*_PHASES, *_VOLTAGE_PHASES)}
+)
 
 
 def _fmt(value: float, digits: int = 1) -> str:
+    if digits == 0:
+        # Whole Wh counted, not rounded: the register then reads as meterStart / meterStop do (int Wh), so a
+        # reading never goes backwards from a MeterValues to the StopTransaction (errata v4.0 3.9).
+        return str(math.floor(value))
     return f"{value:.{digits}f}"
 
 
@@ -69,6 +82,7 @@ def _split(item: str) -> tuple[str | None, str | None]:
 
 def sampled_values(reading: MeterReading, measurands: Iterable[str], context: str) -> list[SampledValue]:
     out: list[SampledValue] = []
+    seen: set[tuple[str, str | None, str]] = set()
     for item in measurands:
         name, wanted_phase = _split(item)
         if name is None:
@@ -76,6 +90,9 @@ def sampled_values(reading: MeterReading, measurands: Iterable[str], context: st
         for phase, unit, location, value in _READERS[name](reading):
             if wanted_phase and not (phase == wanted_phase or (phase or "").startswith(wanted_phase + "-")):
                 continue
+            if (name, phase, location) in seen:
+                continue  # "Voltage" and "Voltage.L1" both configured: one L1-N value (OCTT TC_070)
+            seen.add((name, phase, location))
             sv: SampledValue = {"value": value, "context": context, "measurand": name}
             if phase is not None:
                 sv["phase"] = phase

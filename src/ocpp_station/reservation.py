@@ -119,7 +119,8 @@ class Reservation:
 
     # -- bookkeeping ------------------------------------------------------------------------------
     def _occupied(self, c: Connector) -> bool:
-        return c.transaction is not None or c.authorization is not None or c.plugged or c.finishing
+        occupied = c.transaction is not None or c.authorization is not None or c.plugged or c.finishing
+        return occupied or c.cable_in_socket  # a detachable cable left in the socket: Preparing, occupied
 
     def _free(self, c: Connector) -> bool:
         return not self._occupied(c) and c.fault is None and not c.inoperative
@@ -127,9 +128,15 @@ class Reservation:
     def _zero_bookings(self) -> list[Booking]:
         return sorted((b for b in self.bookings.values() if b.connector_id == 0), key=lambda b: b.reservation_id)
 
+    def _holdable(self, c: Connector) -> bool:
+        # Free, or held already and only plugged in since (it stays Reserved until the identity is presented:
+        # OCPP 1.6 §4.9 G2).
+        plugged_only = c.plugged and c.transaction is None and c.authorization is None and not c.finishing
+        return self._free(c) or (c.reserved and plugged_only and c.fault is None and not c.inoperative)
+
     def _unbooked_free(self) -> list[Connector]:
         specific = {b.connector_id for b in self.bookings.values() if b.connector_id > 0}
-        return [c for c in self.st.connectors if self._free(c) and c.connector_id not in specific]
+        return [c for c in self.st.connectors if self._holdable(c) and c.connector_id not in specific]
 
     def booking_for(self, c: Connector) -> Booking | None:
         """The reservation holding this connector: its own, or a station-wide one it is kept free for."""
@@ -157,6 +164,13 @@ class Reservation:
                 return True, booking.reservation_id
         remaining = [x for x in self._unbooked_free() if x is not c]
         return len(remaining) >= len(zero), None
+
+    def refuses(self, c: Connector, id_tag: str) -> bool:
+        """The connector is held for a reservation without parentIdTag that is not this idTag's: refused on the
+        spot. OCPP 1.6 §5.13 has the station ask for an incoming idTag's parent (Authorize.req) only when the
+        reservation has a parentIdTag (OCTT TC_046_1: an Authorize.req carries only the reserved idTag)."""
+        holder = self.booking_for(c)
+        return holder is not None and holder.parent_id_tag is None and not holder.admits(id_tag, None)
 
     def needs_parent_check(self, c: Connector, id_tag: str) -> bool:
         """True when the connector is held for someone else unless the tag's parent matches."""

@@ -5,7 +5,9 @@ Nothing here touches a socket; the link shell feeds frames in and writes frames 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -90,6 +92,28 @@ def new_unique_id() -> str:
     return str(uuid.uuid4())
 
 
+# A \uD800-\uDFFF escape: fine in pairs, but a lone one decodes to a string that cannot be UTF-8 encoded.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _check_encodable(frame: Any) -> None:
+    """OCPP-J 1.6 §4.1.2: the message MUST be valid UTF-8; a lone surrogate cannot be (found by fuzzing:
+    echoing it in an answer crashed the link)."""
+    try:
+        dumps(frame).encode("utf-8")
+    except UnicodeEncodeError:
+        unique_id = None
+        if isinstance(frame, list) and len(frame) > 1 and frame[0] == MessageType.CALL and isinstance(frame[1], str):
+            with contextlib.suppress(UnicodeEncodeError):
+                frame[1].encode("utf-8")
+                unique_id = frame[1]
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "frame contains a lone UTF-16 surrogate", unique_id) from None
+
+
 def parse_frame(text: str | bytes) -> Message:
     """Decode one WebSocket text frame.
 
@@ -97,9 +121,13 @@ def parse_frame(text: str | bytes) -> Message:
     (digest §0) and no value is rounded on the way in.
     """
     try:
-        frame = json.loads(text, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+        frame = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser's stack (found by fuzzing); NaN / Infinity are
+        # not JSON (RFC 8259 §6) and OCPP-J 1.6 §4.1.2 requires valid JSON.
         raise FrameError(ErrorCode.FORMATION_VIOLATION, f"frame is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text if isinstance(text, str) else text.decode("utf-8", "replace")):
+        _check_encodable(frame)
     if not isinstance(frame, list) or not frame:
         raise FrameError(ErrorCode.FORMATION_VIOLATION, "frame is not a non-empty JSON array")
     type_id = frame[0]

@@ -1,6 +1,7 @@
 """One station's runtime: store + configuration + hardware + core + link, and its power cycle.
 
 `start` is power-on, `stop` a graceful power-off, `kill` a power cut (nothing more is written or sent),
+`power_failure` a mains failure on backup power (transactions stopped and reported, then off),
 and an accepted Reset really restarts the runtime so that the station boots again (OCPP 1.6 §5.14).
 The hardware object outlives restarts: a cable plugged in during a reset is still plugged in after it.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Clock, SystemClock
-from .configuration import Configuration
+from .configuration import Configuration, definitions_for
 from .control import ControlError
 from .file_jobs import FileJobRunner
 from .file_transfer import FileTransfers
@@ -29,8 +30,10 @@ from .store import Store
 
 log = logging.getLogger("ocpp_station.runtime")
 
-# How long a Soft reset waits for the StopTransaction messages to be delivered before restarting.
+# How long a reset waits for the StopTransaction messages to be delivered before restarting.
 SOFT_RESET_DRAIN_S = 10.0
+# How long the simulated backup supply keeps the station up after a mains failure (OCTT TC_032_1).
+BACKUP_POWER_S = 10.0
 
 
 def store_path(data_dir: Path, charge_box_id: str) -> Path:
@@ -82,7 +85,11 @@ class StationRuntime:
     async def start(self) -> None:
         store = Store(store_path(self.data_dir, self._charge_box_id))
         try:
-            config = Configuration(store, {**self.settings.configuration, **self.config_overrides})
+            config = Configuration(
+                store,
+                {**self.settings.configuration, **self.config_overrides},
+                definitions=definitions_for(fixed_cable=self.settings.hardware.fixed_cable),
+            )
         except ValueError:
             store.close()
             raise
@@ -170,13 +177,28 @@ class StationRuntime:
                 async with asyncio.timeout(timeout):
                     await self._timer_wake.wait()
 
+    async def power_failure(self, backup_s: float = BACKUP_POWER_S) -> None:
+        """Mains lost on a station with a backup supply (OCTT TC_032_1): end every transaction (reason
+        PowerLoss), report it while the backup lasts, then go down (a graceful power-off)."""
+        core = self._core
+        if core is not None and self._tasks:
+            core.core.power_failure()
+            await self._drain(core, backup_s)
+        await self.stop()
+
+    async def _drain(self, core: Station, limit_s: float) -> None:
+        """Let the queued transaction messages (and the statuses before them) out while online, up to limit_s."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + limit_s
+        while core.store.queue_length() and core.online and loop.time() < give_up:
+            await asyncio.sleep(0.05)
+
     async def _reset(self, core: Station, kind: str) -> None:
-        if kind == "Soft" and core.online:
-            # Soft reset: stop gracefully, i.e. let the StopTransaction messages out first (OCPP 1.6 §5.14).
-            loop = asyncio.get_running_loop()
-            give_up = loop.time() + SOFT_RESET_DRAIN_S
-            while core.store.queue_length() and core.online and loop.time() < give_up:
-                await asyncio.sleep(0.05)
+        if core.online:
+            # Either kind: "SHALL send a StopTransaction.req for any ongoing transaction before performing the
+            # reset" (OCPP 1.6 §5.14), i.e. let them out first; one cut off in flight would come again after
+            # the reboot, a second StopTransaction for the Central System (OCTT TC_015).
+            await self._drain(core, SOFT_RESET_DRAIN_S)
         log.info("%s: %s reset: restarting", self._charge_box_id, kind)
         await self._halt()
         await self.start()
@@ -214,8 +236,8 @@ class StationRuntime:
     def plug(self, connector_id: int) -> None:
         self.core.plug(connector_id)
 
-    def unplug(self, connector_id: int) -> None:
-        self.core.unplug(connector_id)
+    def unplug(self, connector_id: int, side: str = "both") -> None:
+        self.core.unplug(connector_id, side)
 
     def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
         self.core.present_id_tag(id_tag, connector_id)
@@ -234,3 +256,6 @@ class StationRuntime:
 
     def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
         self.core.set_ev_suspended(connector_id, suspended)
+
+    def set_local_list_failure(self, failing: bool) -> None:
+        self.core.set_local_list_failure(failing)

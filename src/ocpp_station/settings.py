@@ -50,10 +50,18 @@ class Network:
 
 
 @dataclass(frozen=True, slots=True)
+class SmartChargingOptions:
+    # GetCompositeSchedule.conf: also fill chargingSchedule.startSchedule (= scheduleStart). Errata v4.0 3.57 says
+    # to omit it; OCTT (TC_056/057/059/082) validates "startSchedule" against the current time (digest §10 item 1).
+    include_start_schedule: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class StationSettings:
     identity: Identity = field(default_factory=Identity)
     hardware: Hardware = field(default_factory=Hardware)
     network: Network = field(default_factory=Network)
+    smart_charging: SmartChargingOptions = field(default_factory=SmartChargingOptions)
     configuration: Mapping[str, str] = field(default_factory=dict)  # OCPP key overrides
 
 
@@ -85,7 +93,7 @@ def _section(cls: type[Any], raw: Any, name: str) -> Any:
 
 
 def parse_settings(data: Mapping[str, Any]) -> StationSettings:
-    unknown = set(data) - {"identity", "hardware", "network", "configuration"}
+    unknown = set(data) - {"identity", "hardware", "network", "smart_charging", "configuration"}
     if unknown:
         raise SettingsError(f"unknown section [{sorted(unknown)[0]}]")
     hardware: Hardware = _section(Hardware, data.get("hardware"), "hardware")
@@ -105,6 +113,7 @@ def parse_settings(data: Mapping[str, Any]) -> StationSettings:
         identity=_section(Identity, data.get("identity"), "identity"),
         hardware=hardware,
         network=_section(Network, data.get("network"), "network"),
+        smart_charging=_section(SmartChargingOptions, data.get("smart_charging"), "smart_charging"),
         configuration=configuration,
     )
 

@@ -44,6 +44,12 @@ MAX_TIMER_S = 60.0
 # A TxProfile from RemoteStartTransaction waits this long (beyond ConnectionTimeOut and an Authorize round
 # trip) for the transaction it was sent for.
 REMOTE_PROFILE_GRACE_S = 10.0
+# GetCompositeSchedule reports at most 31 days ahead; a longer duration is answered Rejected ("If the Charge Point is
+# not able to report the requested schedule ... it SHALL respond with a status Rejected", OCPP 1.6 §5.7), not cut
+# short, since the .conf's duration must be the one requested. Without a cap a duration of up to 2^31 s (68 years)
+# of recurring profiles would make the station compute and send millions of periods; 31 days of the worst case
+# (14 daily-recurring profiles of 48 periods, bench/bench_composite_schedule.py) are a few thousand, in milliseconds.
+MAX_COMPOSITE_DURATION_S = 31 * 86_400
 
 
 @dataclass(slots=True)
@@ -61,8 +67,9 @@ class SmartCharging:
         self.st = station
         hw = station.settings.hardware
         self.electrical = Electrical(hw.voltage_v, hw.phases, hw.max_current_a, len(station.connectors))
-        # digest §10 item 1: also fill chargingSchedule.startSchedule (= scheduleStart) in GetCompositeSchedule.conf.
-        self.include_start_schedule = True
+        # digest §10 item 1: also fill chargingSchedule.startSchedule (= scheduleStart) in GetCompositeSchedule.conf
+        # (settings [smart_charging] include_start_schedule).
+        self.include_start_schedule = station.settings.smart_charging.include_start_schedule
         self._profiles: dict[int, ChargingProfile] = {}
         self._bodies: dict[int, Payload] = {}
         self._tx_of: dict[int, int] = {}  # TxProfile id -> local id of its transaction
@@ -267,7 +274,7 @@ class SmartCharging:
         st = self.st
         connector_id = int(req["connectorId"])
         duration = int(req["duration"])
-        if not 0 <= connector_id <= len(st.connectors) or duration < 0:
+        if not 0 <= connector_id <= len(st.connectors) or not 0 <= duration <= MAX_COMPOSITE_DURATION_S:
             return {"status": "Rejected"}
         unit = req.get("chargingRateUnit")
         if unit is None:

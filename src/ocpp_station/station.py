@@ -89,6 +89,7 @@ class Station:
             c.inoperative = store.get_meta(f"inoperative.{c.connector_id}") == "1"
             hw = hardware.connectors[c.connector_id - 1]
             c.plugged = hw.plugged
+            c.cable_in_socket = hw.cable_in_socket
             c.ev_ready = hw.ev_ready
             c.fault = hw.fault
 
@@ -171,6 +172,8 @@ class Station:
 
     def on_connected(self) -> None:
         self.connected = True
+        # The statuses queued while offline too: the current status, not the history (OCTT TC_037_1, TC_039).
+        self._collapse_statuses()
         self.wake()
 
     def on_disconnected(self) -> None:
@@ -181,9 +184,13 @@ class Station:
         for call in pending:
             if call.on_failure is not None:
                 call.on_failure("disconnected")
-        # OCPP 1.6 §4.9: after an offline period report the current status, not the history.
+        self._collapse_statuses()
+
+    def _collapse_statuses(self) -> None:
+        # OCPP 1.6 §4.9: after an offline period report the current status, not the history (in event order).
         latest: dict[int, StatusEntry] = {}
         for entry in self._status_queue:
+            latest.pop(entry.connector_id, None)
             latest[entry.connector_id] = entry
         self._status_queue = deque(
             e
@@ -330,6 +337,13 @@ class Station:
             self._boot_not_before = self.mono() + BOOT_FAILURE_RETRY_S
             self.timers.arm("boot", self._boot_not_before, self.wake)
 
+    def boot_now(self) -> None:
+        """A triggered BootNotification (OCPP 1.6 §4.2.1: the one reason to send it before the interval)."""
+        if self.registration != Registration.ACCEPTED:
+            self._boot_not_before = self.mono()
+            self.timers.cancel("boot")
+            self.wake()
+
     def _arm_heartbeat(self) -> None:
         interval = self.config.get_int("HeartbeatInterval")
         if interval > 0:
@@ -459,7 +473,8 @@ class Station:
             }
         ]
         for c in self.connectors:
-            reading = self.hardware.connectors[c.connector_id - 1].meter.read(now)
+            hw = self.hardware.connectors[c.connector_id - 1]
+            reading = hw.meter.read(now)
             tx = c.transaction
             connectors.append(
                 {
@@ -467,6 +482,8 @@ class Station:
                     "status": str(derive_status(c, self.station_inoperative, self.station_fault)),
                     "errorCode": c.fault or "NoError",
                     "pluggedIn": c.plugged,
+                    "cableInSocket": hw.cable_in_socket,
+                    "locked": hw.locked,
                     "transactionId": None if tx is None else tx.transaction_id,
                     "idTag": None if tx is None else tx.id_tag,
                     "energyWh": round(reading.energy_import_wh, 3),
@@ -498,9 +515,9 @@ class Station:
         hw = self._sim(connector_id)
         self._control(lambda: hw.plug(self.now()))
 
-    def unplug(self, connector_id: int) -> None:
+    def unplug(self, connector_id: int, side: str = "both") -> None:
         hw = self._sim(connector_id)
-        self._control(lambda: hw.unplug(self.now()))
+        self._control(lambda: hw.unplug(self.now(), side))
 
     def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
         if connector_id is not None:
@@ -536,3 +553,6 @@ class Station:
     def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
         hw = self._sim(connector_id)
         self._control(lambda: hw.suspend_ev(self.now(), suspended))
+
+    def set_local_list_failure(self, failing: bool) -> None:
+        self.local_list.storage_failing = failing

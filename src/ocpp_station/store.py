@@ -264,6 +264,20 @@ class Store:
     def local_list_size(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM local_list").fetchone()[0])
 
+    def local_list_empty(self) -> bool:
+        return self._db.execute("SELECT 1 FROM local_list LIMIT 1").fetchone() is None
+
+    def local_list_known(self, id_tags: list[str]) -> set[str]:
+        """Which of `id_tags` the list holds (upper-cased): primary-key lookups, 500 per query."""
+        keys = [t.upper() for t in id_tags]
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(f"SELECT id_tag FROM local_list WHERE id_tag IN ({marks})", part)
+            found.update(str(r[0]) for r in rows)
+        return found
+
     def local_list_update(self, full: bool, upserts: list[IdTagEntry], deletes: list[str], version: int) -> None:
         with self.transaction() as db:
             if full:

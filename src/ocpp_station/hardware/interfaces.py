@@ -84,6 +84,17 @@ class ConnectorHardware(Protocol):
     @property
     def fault(self) -> str | None: ...
 
+    @property
+    def cable_in_socket(self) -> bool:
+        """A detachable cable is in the station's socket, with or without an EV at its other end (it stays
+        there when the EV side is unplugged); always False for a fixed cable, which has no socket."""
+        ...
+
+    @property
+    def locked(self) -> bool:
+        """The connector lock holds the cable in the socket (always False for a fixed cable)."""
+        ...
+
     def lock(self) -> bool:
         """True when locked (always for a fixed cable); False means ConnectorLockFailure."""
         ...

@@ -33,6 +33,8 @@ MAX_ID_TAG_LENGTH = 20
 _JUST_BELOW_FULL = math.nextafter(100.0, 0.0)
 
 ERROR_CODES: frozenset[str] = frozenset(code.value for code in ChargePointErrorCode) - {"NoError"}
+# Where the driver unplugs a cable: at the EV only, or the whole cable (EV end, then the station end).
+UNPLUG_SIDES: tuple[str, ...] = ("ev", "both")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ class SimulatedConnector:
         "_fault_info",
         "_fixed_cable",
         "_import_wh",
+        "_in_socket",
         "_limit_a",
         "_listener",
         "_locked",
@@ -134,6 +137,7 @@ class SimulatedConnector:
         self._ev = self._default_ev
         self._listener: HardwareListener | None = None
         self._plugged = False
+        self._in_socket = False  # a detachable cable in the station's socket
         self._suspended = False
         self._fault: str | None = None
         self._fault_info: str | None = None
@@ -174,6 +178,10 @@ class SimulatedConnector:
     @property
     def fault(self) -> str | None:
         return self._fault
+
+    @property
+    def cable_in_socket(self) -> bool:
+        return self._in_socket
 
     def lock(self) -> bool:
         if self._fixed_cable:
@@ -236,25 +244,48 @@ class SimulatedConnector:
         return self._locked
 
     def plug(self, now: float, *, ev: EvModel | None = None) -> None:
-        """Connect an EV: the connector's own model unless `ev` brings a different one for this session."""
+        """Connect an EV (a detachable cable goes into the socket too, unless it was left there): the
+        connector's own model unless `ev` brings a different one for this session."""
         if self._plugged:
             raise ValueError(f"connector {self._connector_id} is already plugged in")
         self._advance(now)
         self._plugged = True
+        self._in_socket = not self._fixed_cable
         self._suspended = False
         self._ev = ev if ev is not None else self._default_ev
         self._ev_delivered_wh = 0.0
         if self._listener is not None:
             self._listener.on_plug_changed(self._connector_id, True)
 
-    def unplug(self, now: float) -> None:
-        if not self._plugged:
+    def unplug(self, now: float, side: str = "both") -> None:
+        """The driver unplugs. side "ev": the cable comes out of the EV only, a detachable cable stays in the
+        station's socket. "both" (the whole cable): the EV end, then the station end unless the connector
+        lock holds it there; a cable left in the socket is taken out once it is unlocked. A fixed cable only
+        has the EV side."""
+        if side not in UNPLUG_SIDES:
+            raise ValueError(f"unknown side {side!r}: expected one of {', '.join(UNPLUG_SIDES)}")
+        if not self._plugged and not (side == "both" and self._in_socket):
             raise ValueError(f"connector {self._connector_id} is not plugged in")
+        if not self._plugged:
+            if self._locked:
+                raise ValueError(f"the cable is locked in the socket of connector {self._connector_id}")
+            self._in_socket = False
+            self._notify_plug(False)
+            return
         self._advance(now)
         self._plugged = False
         self._suspended = False
+        if side == "both" and not self._locked:
+            self._in_socket = False
+        self._notify_plug(False)
+        if side == "both" and self._in_socket and not self._locked:
+            # The station unlocked on the EV-side disconnect (UnlockConnectorOnEVSideDisconnect): pull it out.
+            self._in_socket = False
+            self._notify_plug(False)
+
+    def _notify_plug(self, plugged: bool) -> None:
         if self._listener is not None:
-            self._listener.on_plug_changed(self._connector_id, False)
+            self._listener.on_plug_changed(self._connector_id, plugged)
 
     def set_fault(self, code: str | None, info: str | None = None) -> None:
         """Raise or clear a fault. It does not touch the contactor: reacting to it is the core's job."""

@@ -62,6 +62,10 @@ class TestCase:
     # False: the case starts with the station switched off and powers it on itself (cold-boot cases);
     # True: the runner first establishes the general pre-conditions of OCTT document §1.3.
     booted: bool = True
+    # The station variant the case needs, as configuration-key overrides the test bench applies before the
+    # station is powered on (e.g. ReserveConnectorZeroSupported=true, read-only over OCPP; a station without
+    # the Reservation profile for TC_048_4). Empty: the station as configured for the whole run.
+    config_overrides: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -76,6 +80,11 @@ class TestCase:
     def keywords(self) -> str:
         """The text a selection pattern is matched against (like pytest -k)."""
         return " ".join((self.tool_id, self.title, self.profile, self.module, *self.hardware))
+
+
+class NotApplicable(Exception):
+    """The station under test does not meet a case's prerequisite (e.g. TC_043_1 needs a station without the
+    Local Auth List Management profile): the verdict is "not applicable", as OCTT skips such a case."""
 
 
 def check(condition: bool, message: str) -> None:

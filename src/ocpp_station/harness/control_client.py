@@ -67,8 +67,11 @@ class ControlClient:
         """[EV driver plugs in the cable] — on both the EV and the Charge Point side."""
         await self._request("POST", f"/api/connectors/{connector_id}/plug")
 
-    async def unplug(self, connector_id: int) -> None:
-        await self._request("POST", f"/api/connectors/{connector_id}/unplug")
+    async def unplug(self, connector_id: int, side: str | None = None) -> None:
+        """[EV driver unplugs the cable]: the whole cable (side None), or "ev" for [EV driver unplugs cable on
+        EV side] (a detachable cable then stays in the socket until a plain unplug takes it out)."""
+        body = None if side is None else {"side": side}
+        await self._request("POST", f"/api/connectors/{connector_id}/unplug", body)
 
     async def present_id_tag(self, id_tag: str, connector_id: int | None = None) -> None:
         """[EV driver presents identification]."""
@@ -97,6 +100,10 @@ class ControlClient:
 
     async def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
         await self._request("POST", f"/api/connectors/{connector_id}/ev-suspended", {"suspended": suspended})
+
+    async def set_local_list_failure(self, failing: bool) -> None:
+        """[The Charge Point is in a state in which it will fail to set a Local List] (OCTT TC_043_3)."""
+        await self._request("POST", "/api/local-list-failure", {"failing": failing})
 
     # --- transport ------------------------------------------------------------------------------------
 

@@ -295,6 +295,14 @@ class ScriptedCsms:
             self._event(f"closing connection #{self._connection_no} (code {code})")
             await connection.close(code, reason)
 
+    async def send_raw(self, text: str) -> None:
+        """Send `text` as it is (a misbehaving Central System: stray or malformed frames); recorded, unchecked."""
+        connection = self._connection
+        if connection is None:
+            raise CaseFailure("cannot send a raw frame: the station is not connected")
+        self._record("CS→CP", text, self._connection_no, time.monotonic())
+        await connection.send(text)
+
     async def wait_connected(self, timeout: float | None = None, *, after: int = 0) -> int:
         """Wait for an open connection whose number is > `after`; returns its number."""
         limit = self.settings.connect_timeout if timeout is None else timeout
@@ -431,6 +439,35 @@ class ScriptedCsms:
             return " and ".join(steps[i].describe() for i in pending)
 
         return await self._wait(check, limit, what)
+
+    async def expect_one_of(
+        self,
+        steps: Sequence[Expect],
+        *,
+        timeout: float | None = None,
+        tolerate: Iterable[Tolerance] | None = None,
+        triggered_by: str | None = None,
+    ) -> StationCall:
+        """The station's next request must match one of `steps` (where the document allows alternatives,
+        e.g. TC_015: StopTransaction before or after the reboot); returns it, the caller sees which."""
+        limit = self.settings.message_timeout if timeout is None else timeout
+        tolerated = self._tolerance(tolerate)
+
+        def check() -> StationCall | None:
+            while self._inbox:
+                head = self._inbox.popleft()
+                if any(step.matches(head.call) for step in steps):
+                    if triggered_by is not None:
+                        self._record_triggered(triggered_by, head)
+                    return head
+                if not any(self._tolerates(t, head.call) for t in tolerated):
+                    raise CaseFailure(
+                        f"unexpected {head.action}.req {_short(head.payload)} while waiting for "
+                        + " or ".join(step.describe() for step in steps)
+                    )
+            return None
+
+        return await self._wait(check, limit, lambda: " or ".join(step.describe() for step in steps))
 
     async def expect_nothing(
         self,

@@ -14,10 +14,11 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from .case import CaseContext, TestCase
+from .case import CaseContext, NotApplicable, TestCase
 from .cases import REGISTRY
 from .control_client import ControlClient
 from .csms import CaseFailure, ScriptedCsms
@@ -31,7 +32,7 @@ from .report import (
 )
 from .settings import HarnessSettings
 from .states import general_preconditions
-from .station_under_test import StationFactory, StationUnderTest, in_process_factory
+from .station_under_test import StationFactory, StationUnderTest, for_hardware, in_process_factory, with_config
 
 __all__ = ["certify", "matches", "run_case", "run_cases", "select_cases"]
 
@@ -108,9 +109,20 @@ async def run_case(
     station_factory: StationFactory,
     data_root: Path | None = None,
 ) -> CaseResult:
-    """One case against a fresh station; never raises for a station's misbehaviour, only reports it."""
+    """One case against a fresh station; never raises for a station's misbehaviour, only reports it.
+
+    A case that does not apply to the settings' hardware variant runs on the first variant it lists when
+    the bench can build it (the in-process station has both cables), else it is not applicable."""
     if settings.hardware_variant not in case.hardware:
-        return CaseResult(case, "not applicable", f"needs hardware {', '.join(case.hardware)}", 0.0, "")
+        adapted = for_hardware(station_factory, case.hardware[0])
+        if adapted is None:
+            return CaseResult(case, "not applicable", f"needs hardware {', '.join(case.hardware)}", 0.0, "")
+        settings, station_factory = replace(settings, hardware_variant=case.hardware[0]), adapted
+    configured = with_config(station_factory, dict(case.config_overrides))
+    if configured is None:
+        overrides = ", ".join(f"{key}={value}" for key, value in case.config_overrides)
+        return CaseResult(case, "not applicable", f"needs a station configured with {overrides}", 0.0, "")
+    station_factory = configured
     started = time.monotonic()
     csms = ScriptedCsms(settings)
     outcome: Outcome = "pass"
@@ -132,6 +144,8 @@ async def run_case(
                 await _close(station, settings)
         # Frames the station sent up to (and while) powering off are under the same rules.
         csms.raise_if_violations()
+    except NotApplicable as exc:
+        outcome, reason = "not applicable", str(exc)
     except CaseFailure as failure:
         outcome, reason = "fail", str(failure)
     except TimeoutError:

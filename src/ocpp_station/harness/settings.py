@@ -37,6 +37,19 @@ class HarnessSettings:
     # enough that TC_002's GetConfiguration + ChangeConfiguration finish while the station is Pending.
     boot_retry_interval: int = 3
     transaction_duration: float = 3.0  # <Configured Transaction Duration>: the wait proving "nothing happens"
+    # Smart Charging (OCTT document §2.22): the profiles' and the GetCompositeSchedule.req's values.
+    charging_rate_unit: str = "A"  # <Configured chargingRateUnit>: "A", or "W" (the tool multiplies limits by 1000)
+    number_phases: int = 3  # <Configured numberPhases>
+    stack_level: int = 0  # <Configured StackLevel>
+    charging_schedule_duration: int = 300  # <Configured duration>, seconds (profile and composite schedule)
+    max_time_deviation: int = 3  # <Configured max time deviation>, seconds (clocks; profiles start this early)
+    # Reservation (§2.20): expiryDate = now + this (TC_047 waits for it; other cases reserve for an hour).
+    reservation_expiry_offset: int = 3  # <Configured Reservation Expiry Date Offset>, seconds
+    # Firmware Management (§2.18, §2.19): None = the harness serves them itself from an FTP server on
+    # 127.0.0.1 (a valid and an invalid image of the simulated station, a writable log directory).
+    firmware_location: str | None = None  # <Configured firmware location>
+    invalid_firmware_location: str | None = None  # <Configured invalid firmware location>
+    log_location: str | None = None  # <Configured log location> (GetDiagnostics upload directory)
 
     # --- how long the tool waits --------------------------------------------------------------------
     connect_timeout: float = 20.0  # power-on → WebSocket connection + BootNotification.req
@@ -73,3 +86,7 @@ class HarnessSettings:
                 raise ValueError(f"idTag {tag!r} is not a CiString20 (OCPP 1.6 §7.28 IdToken)")
         if self.heartbeat_interval <= 0 or self.boot_retry_interval <= 0:
             raise ValueError("intervals must be positive")
+        if self.charging_rate_unit not in ("A", "W"):
+            raise ValueError("charging_rate_unit must be A or W (OCPP 1.6 §7.12 ChargingRateUnitType)")
+        if not 1 <= self.number_phases <= 3:
+            raise ValueError("number_phases must be 1, 2 or 3")

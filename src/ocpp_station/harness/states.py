@@ -8,12 +8,13 @@ from what the station itself reported, as the tool does.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..clock import iso_utc
-from ..rpc import CallError, Payload
+from ..rpc import Call, CallError, Payload
 from .case import CaseContext, check
 from .csms import CaseFailure, Expect, StationCall, Tolerance
 
@@ -175,8 +176,11 @@ async def authorize_remote_tx_requests(ctx: CaseContext) -> bool:
     return parse_bool(kv, "AuthorizeRemoteTxRequests")
 
 
-async def charging(ctx: CaseContext, id_tag: str | None = None) -> Transaction:
-    """Table 105 "Charging": plug-in first, then a remote start."""
+async def charging(
+    ctx: CaseContext, id_tag: str | None = None, *, charging_profile: Payload | None = None
+) -> Transaction:
+    """Table 105 "Charging": plug-in first, then a remote start. With `charging_profile`: "Charging with a
+    ChargingProfile with purpose TxProfile" (TC_059), the profile sent in the RemoteStartTransaction.req."""
     settings = ctx.settings
     tag = settings.valid_id_tag if id_tag is None else id_tag
     connector = settings.connector_id
@@ -188,14 +192,24 @@ async def charging(ctx: CaseContext, id_tag: str | None = None) -> Transaction:
     if not reserved:
         await ctx.csms.expect("StatusNotification", {"connectorId": connector, "status": "Preparing"})
     # Steps 5-6.
-    reply = await ctx.csms.call_result("RemoteStartTransaction", {"connectorId": connector, "idTag": tag})
+    request: Payload = {"connectorId": connector, "idTag": tag}
+    if charging_profile is not None:
+        request["chargingProfile"] = charging_profile
+    requested_at = time.monotonic()
+    reply = await ctx.csms.call_result("RemoteStartTransaction", request)
     check(reply.get("status") == "Accepted", f"RemoteStartTransaction.conf status is {reply.get('status')}")
-    # Step 7 only if the connector was Reserved.
+    # Step 7 only if the connector was Reserved: it stays Reserved when the cable is plugged in (step 3 only
+    # if not Reserved; OCPP 1.6 §4.9 G2: Reserved → Preparing when the reservation's identity is presented).
     if reserved:
-        await ctx.csms.expect(
+        preparing = await ctx.csms.expect(
             "StatusNotification",
             {"connectorId": connector, "status": "Preparing"},
             triggered_by="RemoteStartTransaction",
+        )
+        check(
+            preparing.received_at >= requested_at,
+            "step 7: StatusNotification(Preparing) came when the cable was plugged in, before the"
+            " RemoteStartTransaction.req; a Reserved connector stays Reserved until the idTag is presented",
         )
     # Steps 9-10 only if AuthorizeRemoteTxRequests is true.
     if authorize_remote:
@@ -228,9 +242,9 @@ async def set_charge_point_faulted(ctx: CaseContext, error_code: str = "OtherErr
     return await expect_status_per_connector(ctx, "Faulted", connectors)
 
 
-async def set_connector_unavailable(ctx: CaseContext) -> StationCall:
-    """Table 108 "SetConnectorUnavailable"."""
-    connector = ctx.settings.connector_id
+async def set_connector_unavailable(ctx: CaseContext, connector_id: int | None = None) -> StationCall:
+    """Table 108 "SetConnectorUnavailable" (for another connector: "... for all unused connectors")."""
+    connector = ctx.settings.connector_id if connector_id is None else connector_id
     reply = await ctx.csms.call_result("ChangeAvailability", {"connectorId": connector, "type": "Inoperative"})
     check(reply["status"] == "Accepted", f"ChangeAvailability.conf status is {reply['status']}, expected Accepted")
     return await ctx.csms.expect(
@@ -250,9 +264,9 @@ async def set_charge_point_unavailable(ctx: CaseContext) -> list[StationCall]:
     return await ctx.csms.expect_unordered(steps, triggered_by="ChangeAvailability")
 
 
-async def set_connector_occupied(ctx: CaseContext) -> StationCall:
-    """Table 110 "SetConnectorOccupied": the EV driver plugs in."""
-    connector = ctx.settings.connector_id
+async def set_connector_occupied(ctx: CaseContext, connector_id: int | None = None) -> StationCall:
+    """Table 110 "SetConnectorOccupied": the EV driver plugs in (another connector: "... for all connectors")."""
+    connector = ctx.settings.connector_id if connector_id is None else connector_id
     await ctx.control.plug(connector)
     return await ctx.csms.expect("StatusNotification", {"connectorId": connector, "status": "Preparing"})
 
@@ -285,25 +299,46 @@ async def reserved(
 # --- memory states (OCTT document §2.26) ----------------------------------------------------------------
 
 
-async def id_tag_cached(ctx: CaseContext) -> None:
+async def id_tag_cached(ctx: CaseContext, id_tag: str | None = None) -> None:
     """Table 112 "IdTagCached": with AuthorizationCacheEnabled, run a transaction for the valid idTag
-    (which the station caches from the tool's Accepted answers) and end it locally."""
+    (which the station caches from the tool's Accepted answers) and end it locally.
+
+    With `id_tag` (e.g. TC_037_2 "IdTagCached for <Configured invalid IdTag>") the tool answers that idTag
+    Accepted during the state (Table 112 step 2: idTagInfo.status is Accepted), so it is cached as valid."""
+    tag = ctx.settings.valid_id_tag if id_tag is None else id_tag
     await ensure_configuration(ctx, {"AuthorizationCacheEnabled": "true"})
-    transaction = await charging(ctx)
-    connector = transaction.connector_id
-    await ctx.control.present_id_tag(ctx.settings.valid_id_tag, connector)
-    await ctx.csms.expect_unordered(
-        [
-            Expect("StopTransaction", {"transactionId": transaction.transaction_id}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Finishing"}),
-        ]
-    )
+    accepting = ("Authorize", "StartTransaction", "StopTransaction")
+    overridden = ctx.csms.id_tag_info(tag)["status"] != "Accepted"
+    if overridden:
+
+        def accept(call: Call) -> Payload:
+            reply = ctx.csms.default_response(call)
+            if "idTagInfo" in reply and str(call.payload.get("idTag", "")).casefold() == tag.casefold():
+                reply["idTagInfo"] = {"status": "Accepted"}
+            return reply
+
+        for action in accepting:
+            ctx.csms.respond_with(action, accept, once=False)
+    try:
+        transaction = await charging(ctx, tag)
+        connector = transaction.connector_id
+        await ctx.control.present_id_tag(tag, connector)
+        await ctx.csms.expect_unordered(
+            [
+                Expect("StopTransaction", {"transactionId": transaction.transaction_id}),
+                Expect("StatusNotification", {"connectorId": connector, "status": "Finishing"}),
+            ]
+        )
+    finally:
+        if overridden:
+            for action in accepting:
+                ctx.csms.reset_responses(action)
     await ctx.control.unplug(connector)
     await ctx.csms.expect("StatusNotification", {"connectorId": connector, "status": "Available"})
 
 
-async def id_tag_local_auth_list(ctx: CaseContext) -> None:
-    """Table 113 "IdTagLocalAuthList"."""
+async def id_tag_local_auth_list(ctx: CaseContext, id_tag: str | None = None) -> None:
+    """Table 113 "IdTagLocalAuthList" (for the valid idTag, or `id_tag` listed Accepted, e.g. TC_037_2)."""
     await ensure_configuration(ctx, {"LocalAuthListEnabled": "true"})
     reply = await ctx.csms.call(
         "SendLocalList",
@@ -311,7 +346,7 @@ async def id_tag_local_auth_list(ctx: CaseContext) -> None:
             "listVersion": 1,
             "updateType": "Full",
             "localAuthorizationList": [
-                {"idTag": ctx.settings.valid_id_tag, "idTagInfo": {"status": "Accepted"}},
+                {"idTag": id_tag or ctx.settings.valid_id_tag, "idTagInfo": {"status": "Accepted"}},
             ],
         },
     )

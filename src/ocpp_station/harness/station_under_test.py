@@ -11,8 +11,11 @@ The station modules are imported when first needed, not at import time, so that 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from .settings import FIXED_CABLE
 
 if TYPE_CHECKING:
     from ..api import ControlApi, DictStationDirectory
@@ -41,6 +44,11 @@ class StationUnderTest(Protocol):
     async def power_off(self) -> None: ...
 
     async def power_cut(self) -> None: ...
+
+    async def power_failure_with_backup(self) -> None:
+        """Mains lost on a station with a backup supply (OCTT TC_032_1): it ends its transactions
+        (reason PowerLoss) and reports them while the backup lasts, then goes down."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -128,6 +136,11 @@ class InProcessStation:
         if runtime is not None:
             await runtime.kill()
 
+    async def power_failure_with_backup(self) -> None:
+        runtime = self._switch_off()
+        if runtime is not None:
+            await runtime.power_failure()
+
     async def close(self) -> None:
         try:
             await self.power_off()
@@ -152,21 +165,96 @@ class InProcessStation:
         return self._runtime
 
 
+@runtime_checkable
+class VariantStationFactory(Protocol):
+    """A StationFactory that can also build the station in another hardware variant (settings.py:
+    fixed cable or detachable cable), so that each case runs on the variant it applies to."""
+
+    def __call__(self, csms_url: str, data_dir: Path) -> StationUnderTest: ...
+
+    def for_hardware(self, variant: str) -> StationFactory: ...
+
+
+class InProcessFactory:
+    """Builds `InProcessStation`s with the given identity and settings; `for_hardware` gives the same
+    station with a fixed or a detachable cable (the simulated hardware has both)."""
+
+    def __init__(
+        self,
+        charge_box_id: str,
+        *,
+        settings: StationSettings | None = None,
+        config_overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        self.charge_box_id = charge_box_id
+        self.settings = settings
+        self.config_overrides = dict(config_overrides or {})
+
+    def __call__(self, csms_url: str, data_dir: Path) -> StationUnderTest:
+        return InProcessStation(
+            csms_url=csms_url,
+            charge_box_id=self.charge_box_id,
+            data_dir=data_dir,
+            settings=self.settings,
+            config_overrides=self.config_overrides,
+        )
+
+    def for_hardware(self, variant: str) -> InProcessFactory:
+        return InProcessFactory(
+            self.charge_box_id,
+            settings=settings_for_hardware(self.settings, variant),
+            config_overrides=self.config_overrides,
+        )
+
+    def with_config(self, overrides: Mapping[str, str]) -> InProcessFactory:
+        return InProcessFactory(
+            self.charge_box_id, settings=self.settings, config_overrides={**self.config_overrides, **overrides}
+        )
+
+
+def settings_for_hardware(settings: StationSettings | None, variant: str) -> StationSettings:
+    """`settings` with the cable of the hardware variant. UnlockConnectorOnEVSideDisconnect follows the
+    cable: read-only false for a fixed one (errata v4.0 3.85), the detachable default otherwise."""
+    from ..settings import StationSettings
+
+    base = settings if settings is not None else StationSettings()
+    fixed = variant == FIXED_CABLE
+    if base.hardware.fixed_cable == fixed:
+        return base
+    configuration = {k: v for k, v in base.configuration.items() if k != "UnlockConnectorOnEVSideDisconnect"}
+    if fixed:
+        configuration["UnlockConnectorOnEVSideDisconnect"] = "false"
+    return replace(base, hardware=replace(base.hardware, fixed_cable=fixed), configuration=configuration)
+
+
+def for_hardware(factory: StationFactory, variant: str) -> StationFactory | None:
+    """The factory for that hardware variant, or None when the bench cannot change its hardware."""
+    return factory.for_hardware(variant) if isinstance(factory, VariantStationFactory) else None
+
+
+@runtime_checkable
+class ConfigurableStationFactory(Protocol):
+    """A StationFactory that can also build the station with configuration-key overrides (the station
+    variant a case declares in `TestCase.config_overrides`, e.g. without the Reservation profile)."""
+
+    def __call__(self, csms_url: str, data_dir: Path) -> StationUnderTest: ...
+
+    def with_config(self, overrides: Mapping[str, str]) -> StationFactory: ...
+
+
+def with_config(factory: StationFactory, overrides: Mapping[str, str]) -> StationFactory | None:
+    """The factory for the station with those configuration overrides, or None when the bench cannot
+    configure its station (nothing to do: the factory itself)."""
+    if not overrides:
+        return factory
+    return factory.with_config(overrides) if isinstance(factory, ConfigurableStationFactory) else None
+
+
 def in_process_factory(
     charge_box_id: str,
     *,
     settings: StationSettings | None = None,
     config_overrides: Mapping[str, str] | None = None,
-) -> StationFactory:
+) -> InProcessFactory:
     """A StationFactory building `InProcessStation`s with the given identity and settings."""
-
-    def make(csms_url: str, data_dir: Path) -> StationUnderTest:
-        return InProcessStation(
-            csms_url=csms_url,
-            charge_box_id=charge_box_id,
-            data_dir=data_dir,
-            settings=settings,
-            config_overrides=config_overrides,
-        )
-
-    return make
+    return InProcessFactory(charge_box_id, settings=settings, config_overrides=config_overrides)
