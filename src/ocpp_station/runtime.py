@@ -77,6 +77,7 @@ class StationRuntime:
         self._link: Link | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._timer_wake = asyncio.Event()
+        self._activity = asyncio.Event()
         self._reset_task: asyncio.Task[None] | None = None
         self.boots = 0
         self.restarted = asyncio.Event()
@@ -158,6 +159,7 @@ class StationRuntime:
 
     def _wake(self) -> None:
         self._timer_wake.set()
+        self._activity.set()
         if self._link is not None:
             self._link.wake()
 
@@ -188,10 +190,12 @@ class StationRuntime:
 
     async def _drain(self, core: Station, limit_s: float) -> None:
         """Let the queued transaction messages (and the statuses before them) out while online, up to limit_s."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + limit_s
-        while core.store.queue_length() and core.online and loop.time() < give_up:
-            await asyncio.sleep(0.05)
+        # Every result the station processes wakes it (Station.wake), so wait on that, not on a clock.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit_s):
+                while core.store.queue_length() and core.online:
+                    self._activity.clear()
+                    await self._activity.wait()
 
     async def _reset(self, core: Station, kind: str) -> None:
         if core.online:
@@ -200,6 +204,10 @@ class StationRuntime:
             # the reboot, a second StopTransaction for the Central System (OCTT TC_015).
             await self._drain(core, SOFT_RESET_DRAIN_S)
         log.info("%s: %s reset: restarting", self._charge_box_id, kind)
+        if kind == "Soft" and self._link is not None:
+            # A soft reset restarts the software: it closes the link normally (1000). A hard reset is a
+            # hardware restart: the connection just drops, as _halt leaves it.
+            await self._link.close()
         await self._halt()
         await self.start()
         self.restarted.set()

@@ -178,6 +178,7 @@ class Station:
 
     def on_disconnected(self) -> None:
         self.connected = False
+        self.wake()  # whoever waits for the queue to drain must learn the link is gone
         self._boot_in_flight = False
         self._heartbeat_due = False
         pending, self._outbox = self._outbox, deque()
