@@ -11,7 +11,7 @@ from ocpp_station import schemas
 from ocpp_station.clock import ManualClock, iso_utc
 from ocpp_station.configuration import Configuration, definitions_for
 from ocpp_station.hardware.simulated import SimulatedStation
-from ocpp_station.rpc import Call, Message
+from ocpp_station.rpc import Call, CallResult, Message
 from ocpp_station.settings import StationSettings, parse_settings
 from ocpp_station.station import Station
 from ocpp_station.store import Store
@@ -142,3 +142,9 @@ class CoreDriver:
 
     def close(self) -> None:
         self.store.close()
+
+
+def result(message: object) -> dict[str, Any]:
+    """The payload of a CallResult (and a failed test for anything else)."""
+    assert isinstance(message, CallResult), message
+    return message.payload

@@ -4,7 +4,6 @@ stopping by idTag and parentIdTag, the authorization cache, lock failures and fa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,8 @@ import pytest
 
 from ocpp_station.control import ControlError
 from ocpp_station.hardware.simulated import SimulatedStation
-from ocpp_station.rpc import CallResult
 from ocpp_station.settings import parse_settings
-from tests.core_driver import CoreDriver
+from tests.core_driver import CoreDriver, result
 
 TAG = "TAG-1"
 OTHER_TAG = "TAG-2"
@@ -34,20 +32,6 @@ def detachable(tmp_path: Path, overrides: dict[str, str] | None = None) -> CoreD
     cp.connect()
     cp.take()
     return cp
-
-
-@pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
-    driver = CoreDriver(tmp_path)
-    driver.connect()
-    driver.take()
-    yield driver
-    driver.close()
-
-
-def result(message: object) -> dict[str, Any]:
-    assert isinstance(message, CallResult), message
-    return message.payload
 
 
 def actions(sent: Sent) -> list[str]:

@@ -7,11 +7,8 @@ through the runtime against real FTP/FTPS/HTTP/HTTPS servers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from ocpp_station.clock import iso_utc
 from ocpp_station.firmware_management import (
@@ -22,24 +19,10 @@ from ocpp_station.firmware_management import (
     FileJob,
     JobKind,
 )
-from ocpp_station.rpc import CallError, CallResult
-from tests.core_driver import CoreDriver
+from ocpp_station.rpc import CallError
+from tests.core_driver import CoreDriver, result
 
 Sent = list[tuple[str, dict[str, Any]]]
-
-
-@pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
-    driver = CoreDriver(tmp_path)
-    driver.connect()
-    driver.take()
-    yield driver
-    driver.close()
-
-
-def result(message: object) -> dict[str, Any]:
-    assert isinstance(message, CallResult), message
-    return message.payload
 
 
 def fw(sent: Sent) -> list[str]:

@@ -15,26 +15,16 @@ from typing import Any
 import pytest
 
 from ocpp_station.clock import iso_utc
-from ocpp_station.rpc import CallResult
 from ocpp_station.store import IdTagEntry
-from tests.core_driver import CoreDriver
+from tests.core_driver import CoreDriver, result
 
 ENABLED = {"LocalAuthListEnabled": "true"}
 WITHOUT_PROFILE = "Core,FirmwareManagement,Reservation,SmartCharging,RemoteTrigger"
 
 
 @pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
-    driver = CoreDriver(tmp_path, ENABLED)
-    driver.connect()
-    driver.take()
-    yield driver
-    driver.close()
-
-
-def result(message: object) -> dict[str, Any]:
-    assert isinstance(message, CallResult), message
-    return message.payload
+def cp_overrides() -> dict[str, str]:
+    return dict(ENABLED)
 
 
 def entry(id_tag: str, status: str | None = "Accepted", **info: Any) -> dict[str, Any]:

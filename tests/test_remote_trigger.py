@@ -7,7 +7,6 @@ is on the wire).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,8 @@ SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Voltage"
 
 
 @pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
-    driver = CoreDriver(tmp_path, {"MeterValuesSampledData": SAMPLED})
-    driver.connect()
-    driver.take()
-    yield driver
-    driver.close()
+def cp_overrides() -> dict[str, str]:
+    return {"MeterValuesSampledData": SAMPLED}
 
 
 def trigger(cp: CoreDriver, requested: str, connector_id: int | None = None) -> tuple[str, list[tuple[str, Any]]]:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from ocpp_station.clock import iso_utc
 from ocpp_station.rpc import CallResult
 from tests.core_driver import CoreDriver
-
-
-@pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
-    driver = CoreDriver(tmp_path)
-    driver.connect()
-    driver.take()
-    yield driver
-    driver.close()
 
 
 def reserve(cp: CoreDriver, connector_id: int, id_tag: str = "RES-1", reservation_id: int = 7, **extra: Any) -> str:

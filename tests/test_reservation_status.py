@@ -4,8 +4,6 @@ spot when the reservation has no parentIdTag (OCTT TC_046_1)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +14,8 @@ from tests.core_driver import CoreDriver
 
 
 @pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
-    driver = CoreDriver(tmp_path, {"ReserveConnectorZeroSupported": "true"})
-    driver.connect()
-    driver.take()
-    yield driver
-    driver.close()
+def cp_overrides() -> dict[str, str]:
+    return {"ReserveConnectorZeroSupported": "true"}
 
 
 def call(cp: CoreDriver, action: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import tempfile
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,25 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocpp_station.clock import iso_utc, parse_iso
-from ocpp_station.rpc import CallError, CallResult, dumps
-from tests.core_driver import CoreDriver
+from ocpp_station.rpc import CallError, dumps
+from tests.core_driver import CoreDriver, result
 
 CPMAX, TXD, TX = "ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"
 W_PER_A = 3 * 230  # three phases at 230 V
-
-
-@pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
-    driver = CoreDriver(tmp_path)
-    driver.connect()
-    driver.take()
-    yield driver
-    driver.close()
-
-
-def result(message: object) -> dict[str, Any]:
-    assert isinstance(message, CallResult), message
-    return message.payload
 
 
 def cs_profile(

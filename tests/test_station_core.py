@@ -10,8 +10,8 @@ import pytest
 
 from ocpp_station.clock import ManualClock
 from ocpp_station.hardware.simulated import SimulatedStation
-from ocpp_station.rpc import CallError, CallResult
-from tests.core_driver import CoreDriver
+from ocpp_station.rpc import CallError
+from tests.core_driver import CoreDriver, result
 
 
 @pytest.fixture
@@ -20,11 +20,6 @@ def cp(tmp_path: Path) -> Iterator[CoreDriver]:
     driver.connect()
     yield driver
     driver.close()
-
-
-def result(message: object) -> dict[str, Any]:
-    assert isinstance(message, CallResult), message
-    return message.payload
 
 
 def test_boot_accepted_reports_every_connector_then_heartbeats(cp: CoreDriver) -> None:
