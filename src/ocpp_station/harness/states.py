@@ -215,16 +215,37 @@ async def charging(
     if authorize_remote:
         await ctx.csms.expect("Authorize", {"idTag": tag}, triggered_by="RemoteStartTransaction")
     # Steps 11 and 13 "may be reversed".
-    start, _charging = await ctx.csms.expect_unordered(
+    start, _charging = await transaction_started(ctx, connector, tag, triggered_by="RemoteStartTransaction")
+    answer = start.response_payload
+    return Transaction(int(answer["transactionId"]), connector, tag, start)
+
+
+async def transaction_started(
+    ctx: CaseContext,
+    connector: int,
+    id_tag: str | None,
+    *,
+    triggered_by: str | None = None,
+    tolerate: Iterable[Tolerance] | None = None,
+    accepted: bool = True,
+) -> tuple[StationCall, StationCall]:
+    """StartTransaction.req and StatusNotification(Charging) on `connector`, in either order (the OCTT
+    document's general convention); with `accepted`, the tool's StartTransaction.conf must be Accepted."""
+    start_fields: Payload = {"connectorId": connector}
+    if id_tag is not None:
+        start_fields["idTag"] = id_tag
+    start, charging_status = await ctx.csms.expect_unordered(
         [
-            Expect("StartTransaction", {"connectorId": connector, "idTag": tag}),
+            Expect("StartTransaction", start_fields),
             Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
         ],
-        triggered_by="RemoteStartTransaction",
+        triggered_by=triggered_by,
+        tolerate=tolerate,
     )
-    answer = start.response_payload
-    check(answer["idTagInfo"]["status"] == "Accepted", f"Charging state needs an Accepted idTag, {tag} is not")
-    return Transaction(int(answer["transactionId"]), connector, tag, start)
+    if accepted:
+        status = start.response_payload["idTagInfo"]["status"]
+        check(status == "Accepted", f"StartTransaction.conf idTagInfo.status is {status}, expected Accepted")
+    return start, charging_status
 
 
 async def set_connector_faulted(ctx: CaseContext, error_code: str = "OtherError") -> StationCall:

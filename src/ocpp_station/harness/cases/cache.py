@@ -10,8 +10,8 @@ the cache and uses it again with RemoteStartTransaction, AuthorizeRemoteTxReques
 from __future__ import annotations
 
 from ..case import CORE, CaseContext, NotApplicable, TestCase, check
-from ..csms import Expect, StationCall
-from ..states import authorized, ensure_configuration, id_tag_cached, read_key
+from ..csms import StationCall
+from ..states import authorized, ensure_configuration, id_tag_cached, read_key, transaction_started
 
 MODULE = "04 Cache"
 
@@ -46,15 +46,8 @@ async def _started_from_cache(ctx: CaseContext, triggered_by: str | None = None)
     Authorize.req before them: the idTag comes from the cache (LocalPreAuthorize)."""
     settings = ctx.settings
     connector = settings.connector_id
-    start, _charging = await ctx.csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector, "idTag": settings.valid_id_tag}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ],
-        triggered_by=triggered_by,
-    )
     # Step 6: StartTransaction.conf idTagInfo.status is Accepted.
-    check(start.response_payload["idTagInfo"]["status"] == "Accepted", "the tool did not accept the transaction")
+    await transaction_started(ctx, connector, settings.valid_id_tag, triggered_by=triggered_by)
 
 
 async def tc_007_1(ctx: CaseContext) -> None:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from ...rpc import CallError, ErrorCode, Payload
 from ..case import LOCAL_AUTH_LIST_MANAGEMENT, CaseContext, NotApplicable, TestCase, check
-from ..csms import CaseFailure, Expect
-from ..states import ensure_configuration, parse_bool, read_key
+from ..csms import CaseFailure
+from ..states import ensure_configuration, parse_bool, read_key, transaction_started
 
 MODULE = "18 Local Authorization List"
 PROFILE_NAME = "LocalAuthListManagement"  # as listed in SupportedFeatureProfiles (OCPP 1.6 §9.1.29)
@@ -200,15 +200,8 @@ async def _started_without_authorize(ctx: CaseContext, triggered_by: str | None)
     Authorize.req before them (only Heartbeat and MeterValues are tolerated in between)."""
     connector = ctx.settings.connector_id
     tag = ctx.settings.valid_id_tag
-    start, _charging = await ctx.csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector, "idTag": tag}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ],
-        triggered_by=triggered_by,
-    )
-    status = start.response_payload["idTagInfo"]["status"]
-    check(status == "Accepted", f"step 10: StartTransaction.conf idTagInfo.status is {status}, expected Accepted")
+    # Step 10: StartTransaction.conf idTagInfo.status is Accepted.
+    await transaction_started(ctx, connector, tag, triggered_by=triggered_by)
 
 
 async def tc_008_1(ctx: CaseContext) -> None:

@@ -13,7 +13,7 @@ import time
 from ...clock import parse_iso
 from ..case import CORE, CaseContext, TestCase, check
 from ..csms import Expect, StationCall, Tolerance
-from ..states import charging, ensure_configuration, id_tag_cached, id_tag_local_auth_list
+from ..states import charging, ensure_configuration, id_tag_cached, id_tag_local_auth_list, transaction_started
 from ._steps import meter_value_times, sampled_value_problems, spacing_problems, until_connector_status
 
 MODULE = "15 Offline Behavior"
@@ -130,14 +130,7 @@ async def _offline_start(
     await _offline(ctx)
     await _start_offline(ctx, id_tag)
     await _online(ctx)
-    start, charging_status = await ctx.csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector, "idTag": id_tag}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ],
-        tolerate=_tolerated(ctx),
-    )
-    return start, charging_status
+    return await transaction_started(ctx, connector, id_tag, tolerate=_tolerated(ctx), accepted=False)
 
 
 async def tc_037_1(ctx: CaseContext) -> None:

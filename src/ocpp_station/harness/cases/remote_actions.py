@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..case import CORE, CaseContext, TestCase, check
 from ..csms import Expect, StationCall
-from ..states import charging, ensure_configuration, get_configuration, parse_bool
+from ..states import charging, ensure_configuration, get_configuration, parse_bool, transaction_started
 
 MODULE = "05 Remote Actions"
 
@@ -56,14 +56,8 @@ async def tc_011_1(ctx: CaseContext) -> None:
     await remote_start_first(ctx)
     # [EV driver plugs in the cable.] Steps 9 and 11 (may be reversed, OCTT §1.2); step 11: Charging.
     await ctx.control.plug(connector)
-    start, _charging = await ctx.csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector, "idTag": settings.valid_id_tag}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ]
-    )
     # Step 10: StartTransaction.conf idTagInfo.status is Accepted.
-    check(start.response_payload["idTagInfo"]["status"] == "Accepted", "the tool did not accept the transaction")
+    await transaction_started(ctx, connector, settings.valid_id_tag)
 
 
 async def tc_011_2(ctx: CaseContext) -> None:

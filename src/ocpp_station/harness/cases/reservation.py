@@ -29,6 +29,7 @@ from ..states import (
     set_connector_faulted,
     set_connector_occupied,
     set_connector_unavailable,
+    transaction_started,
 )
 
 MODULE = "21 Reservation"
@@ -103,13 +104,7 @@ async def _start_after_plug(ctx: CaseContext) -> StationCall:
     (document §1.2); the tool accepts the transaction."""
     connector = ctx.settings.connector_id
     await ctx.control.plug(connector)
-    start, _charging = await ctx.csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ]
-    )
-    check(start.response_payload["idTagInfo"]["status"] == "Accepted", "the tool did not accept the transaction")
+    start, _charging = await transaction_started(ctx, connector, None)
     return start
 
 
@@ -332,14 +327,7 @@ async def tc_053_2(ctx: CaseContext) -> None:
         ],
         triggered_by="RemoteStartTransaction",
     )
-    start, _charging = await ctx.csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ],
-        triggered_by="RemoteStartTransaction",
-    )
-    check(start.response_payload["idTagInfo"]["status"] == "Accepted", "the tool did not accept the transaction")
+    start, _charging = await transaction_started(ctx, connector, None, triggered_by="RemoteStartTransaction")
     _check_start(start, tag, RESERVATION_ID, "StartTransaction.req")
 
 

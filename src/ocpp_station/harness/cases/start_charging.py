@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..case import CORE, CaseContext, TestCase, check
-from ..csms import Expect
-from ..states import authorized, ensure_configuration
+from ..states import authorized, ensure_configuration, transaction_started
 
 MODULE = "02 Start Charging Session"
 
@@ -23,13 +22,7 @@ async def tc_003(ctx: CaseContext) -> None:
     authorize = await csms.expect("Authorize", {"idTag": tag})
     check(authorize.response_payload["idTagInfo"]["status"] == "Accepted", "the tool did not accept the idTag")
     # Steps 5 and 7 "may be reversed"; step 7: status is Charging.
-    start, _charging = await csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector, "idTag": tag}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ]
-    )
-    check(start.response_payload["idTagInfo"]["status"] == "Accepted", "the tool did not accept the transaction")
+    await transaction_started(ctx, connector, tag)
 
 
 async def tc_004_1(ctx: CaseContext) -> None:
@@ -42,14 +35,8 @@ async def tc_004_1(ctx: CaseContext) -> None:
     await authorized(ctx)
     # Step 2: [EV driver plugs in the cable.] Steps 3 and 5 may be reversed; step 5: status is Charging.
     await ctx.control.plug(connector)
-    start, _charging = await ctx.csms.expect_unordered(
-        [
-            Expect("StartTransaction", {"connectorId": connector, "idTag": settings.valid_id_tag}),
-            Expect("StatusNotification", {"connectorId": connector, "status": "Charging"}),
-        ]
-    )
     # Step 4: StartTransaction.conf idTagInfo.status is Accepted.
-    check(start.response_payload["idTagInfo"]["status"] == "Accepted", "the tool did not accept the transaction")
+    await transaction_started(ctx, connector, settings.valid_id_tag)
 
 
 async def tc_004_2(ctx: CaseContext) -> None:
