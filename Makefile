@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit certify bench clean
+.PHONY: demo test lint typecheck unit certify bench crash-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ certify: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_response_times.py
+	$(BIN)/python bench/bench_composite_schedule.py
+	$(BIN)/python bench/bench_local_list.py
+
+crash-bench: $(STAMP)
+	$(BIN)/python bench/crash_safety.py --sessions 1000 --kills 200 --link-drops 100 --seed 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
