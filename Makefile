@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit certify bench crash-bench clean
+.PHONY: demo test lint typecheck unit certify bench crash-bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 
 crash-bench: $(STAMP)
 	$(BIN)/python bench/crash_safety.py --sessions 1000 --kills 200 --link-drops 100 --seed 1
+
+# The long schema-aware fuzz run (the suite runs a short seeded one): frames/s and findings.
+fuzz: $(STAMP)
+	$(BIN)/python -m ocpp_station.fuzz --frames 100000 --seed 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ocpp_station.clock import iso_utc
+from ocpp_station.rpc import CallError
 from ocpp_station.store import IdTagEntry
 from tests.core_driver import CoreDriver, result
 
@@ -147,12 +148,22 @@ def test_versions_zero_and_minus_one_are_refused(cp: CoreDriver, bad: int) -> No
         ("Full", [entry("A"), entry("a")]),  # duplicates (IdToken is case-insensitive, §7.28)
         ("Differential", [entry("A"), entry("A", None)]),
         ("Full", [entry("A"), entry("B", None)]),  # a Full entry needs idTagInfo (§7.1)
-        ("Full", [entry("A", "Accepted", expiryDate="tomorrow")]),
     ],
 )
 def test_invalid_updates_fail_and_change_nothing(cp: CoreDriver, update: str, entries: list[dict[str, Any]]) -> None:
     assert send(cp, 1, "Full", [entry("OLD")]) == "Accepted"
     assert send(cp, 2, update, entries) == "Failed"
+    assert listed(cp) == {"OLD": "Accepted"} and version(cp) == 1
+
+
+def test_an_unreadable_expiry_date_is_a_property_constraint_violation(cp: CoreDriver) -> None:
+    # Requests' date-times are checked with the schema (schemas.py: format → PropertyConstraintViolation).
+    assert send(cp, 1, "Full", [entry("OLD")]) == "Accepted"
+    answer = cp.call(
+        "SendLocalList",
+        {"listVersion": 2, "updateType": "Full", "localAuthorizationList": [entry("A", expiryDate="tomorrow")]},
+    )
+    assert isinstance(answer, CallError) and answer.code == "PropertyConstraintViolation"
     assert listed(cp) == {"OLD": "Accepted"} and version(cp) == 1
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .api import ApiStartError, ControlApi, DictStationDirectory
+from .logs import configure_logging, station_trace_logger
 from .runtime import StationRuntime
 from .settings import SettingsError, load_settings
 from .store import StoreError
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even if the central system cannot be reached (the station works offline meanwhile)",
     )
+    run.add_argument("--log-json", action="store_true", help="log one JSON object per line (frames: <id>.trace.log)")
 
     demo = sub.add_parser("demo", help="a station against an embedded central system, with the control API")
     demo.add_argument("--api", type=_host_port, default=("127.0.0.1", 8180), help="control API HOST:PORT")
@@ -68,7 +70,11 @@ class _Fatal(Exception):
 async def _run(args: argparse.Namespace) -> None:
     settings = load_settings(args.config)
     runtime = StationRuntime(
-        csms_url=args.csms, charge_box_id=args.charge_box_id, data_dir=args.data_dir, settings=settings
+        csms_url=args.csms,
+        charge_box_id=args.charge_box_id,
+        data_dir=args.data_dir,
+        settings=settings,
+        trace=station_trace_logger(args.data_dir, args.charge_box_id),  # <data-dir>/<id>.trace.log, rotated
     )
     directory = DictStationDirectory()
     api = ControlApi(directory)
@@ -89,7 +95,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_handler = configure_logging(json_lines=getattr(args, "log_json", False))  # secrets redacted (logs.py)
     try:
         if args.command == "run":
             asyncio.run(_run(args))
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, StoreError, ApiStartError, _Fatal, ValueError) as exc:
         print(f"ocpp-station: {exc}", file=sys.stderr)
         return 2
+    finally:
+        logging.getLogger().removeHandler(log_handler)
     return 0
 
 

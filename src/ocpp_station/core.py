@@ -8,6 +8,7 @@ go through the durable, ordered queue of OCPP 1.6 §3.7.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from .authorization import Authorizer, Decision
@@ -16,6 +17,7 @@ from .configuration import TooManyKeys
 from .connector import ActiveTransaction, Authorization, Connector, Status, derive_status
 from .metering import meter_value, sampled_values
 from .outbox import OutboundCall, Payload
+from .queue_limits import QueueGuard
 from .rpc import ErrorCode, new_unique_id
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ class CoreProfile:
     def __init__(self, station: Station) -> None:
         self.st = station
         self.auth = Authorizer(station)
+        self.queue_guard = QueueGuard(station)  # the queue's bound and its policy (queue_limits.py)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -361,6 +364,7 @@ class CoreProfile:
     # -- the transaction-related message queue (OCPP 1.6 §3.7) ---------------------------------------
     def next_queued_call(self) -> OutboundCall | None:
         st = self.st
+        self.queue_guard.recheck()
         head = st.store.queue_head()
         if head is None:
             return None
@@ -461,16 +465,22 @@ class CoreProfile:
         self, connector_id: int, local_tx: int | None, measurands: list[str], context: str, at: float
     ) -> None:
         st = self.st
+        if not self.queue_guard.allows_meter_values():
+            return  # queue full or disk low: samples pause, Start/Stop still queue (queue_limits.py)
         meter = st.hardware.main_meter if connector_id == 0 else st.hardware.connectors[connector_id - 1].meter
         reading = meter.read(st.now())
         values = sampled_values(reading, measurands, context)
         if not values:
             return
         payload: Payload = {"connectorId": connector_id, "meterValue": [meter_value(iso_utc(at), values)]}
-        with st.store.transaction():
-            st.store.enqueue("MeterValues", payload, local_tx, new_unique_id())
-            if connector_id > 0:
-                self._persist_register(connector_id, reading.energy_import_wh)
+        try:
+            with st.store.transaction():
+                st.store.enqueue("MeterValues", payload, local_tx, new_unique_id())
+                if connector_id > 0:
+                    self._persist_register(connector_id, reading.energy_import_wh)
+        except sqlite3.Error as exc:  # e.g. SQLITE_FULL: a sample is lost, the timer (and the station) go on
+            log.warning("%s: MeterValues not queued: %s", st.charge_box_id, exc)
+            return
         st.wake()
 
     def _arm_aligned(self, after: float | None = None) -> None:

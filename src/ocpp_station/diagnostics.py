@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import zipfile
 from collections import deque
 from dataclasses import dataclass
@@ -24,15 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Clock, iso_utc
+from .logs import redact  # the AuthorizationKey is write-only (security whitepaper §7): not in the archive
 
 # Text kept per station (oldest entries go first): a day of a busy station's traffic, yet small enough for
 # fleet tests that run many stations in one process.
 DEFAULT_MAX_BYTES = 1 << 20
-# The AuthorizationKey is write-only (security whitepaper §7): keep it out of the archive.
-_SECRET = re.compile(
-    r'("key"\s*:\s*"AuthorizationKey"\s*,\s*"value"\s*:\s*)"(?:[^"\\]|\\.)*"'
-    r'|("value"\s*:\s*)"(?:[^"\\]|\\.)*"(\s*,\s*"key"\s*:\s*"AuthorizationKey")'
-)
 TRACE = "trace"
 EVENT = "event"
 
@@ -59,12 +54,11 @@ class StationLog(logging.Handler):
             text = record.getMessage()
         except (TypeError, ValueError):
             text = str(record.msg)
-        if "AuthorizationKey" in text:
-            text = _SECRET.sub(_redact, text)
-        self._append(LogEntry(self._clock.now(), TRACE, text))
+        self._append(LogEntry(self._clock.now(), TRACE, redact(text)))
 
     def event(self, text: str) -> None:
-        self._append(LogEntry(self._clock.now(), EVENT, text))
+        # Also passwords in URLs (an upload to ftp://user:pass@host) and Basic credentials (logs.py).
+        self._append(LogEntry(self._clock.now(), EVENT, redact(text)))
 
     def _append(self, entry: LogEntry) -> None:
         self._entries.append(entry)
@@ -74,12 +68,6 @@ class StationLog(logging.Handler):
 
     def entries(self, start: float | None = None, stop: float | None = None) -> list[LogEntry]:
         return [e for e in self._entries if (start is None or e.at >= start) and (stop is None or e.at <= stop)]
-
-
-def _redact(match: re.Match[str]) -> str:
-    if match.group(1) is not None:
-        return f'{match.group(1)}"***"'
-    return f'{match.group(2)}"***"{match.group(3)}'
 
 
 class _PassOn(logging.Handler):

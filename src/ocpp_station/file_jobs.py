@@ -107,14 +107,19 @@ class FileJobRunner:
             finally:
                 with contextlib.suppress(OSError):
                     image.unlink()
-        archive = self.work_dir / job.file_name
+        # One directory per job: two GetDiagnostics in the same second share a file name, and their archives
+        # clobbered each other (found by fuzzing). The uploaded file keeps the name the .conf announced.
+        archive = self.work_dir / f"upload-{job.job_id}" / job.file_name
+        archive.parent.mkdir(exist_ok=True)
         entries = self.station_log.entries(job.start_time, job.stop_time)
-        await asyncio.to_thread(build_archive, archive, entries, _station_info(core), job.start_time, job.stop_time)
         try:
+            await asyncio.to_thread(build_archive, archive, entries, _station_info(core), job.start_time, job.stop_time)
             await self.transfers.upload(job.location, archive)
         finally:
             with contextlib.suppress(OSError):
                 archive.unlink()
+            with contextlib.suppress(OSError):
+                archive.parent.rmdir()
         return job.file_name
 
 

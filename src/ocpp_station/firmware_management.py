@@ -103,6 +103,13 @@ class _Upload:
     job_id: int | None = None
 
 
+def _supported(location: str) -> bool:
+    try:
+        return urlsplit(location).scheme.lower() in SCHEMES
+    except ValueError:  # e.g. "ftp://[::1" (found by fuzzing: it crashed the link after the .conf)
+        return False
+
+
 def _retries(req: Payload) -> tuple[int, float]:
     # Errata v4.0 3.50: `retries` counts retries, so retries=0 is a single attempt (OCTT TC_044_2, TC_045_2).
     retries = req.get("retries")
@@ -259,7 +266,7 @@ class FirmwareManagement:
     def _download_attempt(self, update: _Update) -> None:
         if update is not self._update:
             return
-        if urlsplit(update.location).scheme.lower() not in SCHEMES:
+        if not _supported(update.location):
             log.warning("%s: cannot download %r: unsupported protocol", self.st.charge_box_id, update.location)
             self._finish_update("DownloadFailed")
             return
@@ -396,7 +403,7 @@ class FirmwareManagement:
         upload = self._upload
         if upload is None:
             return
-        if urlsplit(upload.location).scheme.lower() not in SCHEMES:
+        if not _supported(upload.location):
             log.warning("%s: cannot upload to %r: unsupported protocol", self.st.charge_box_id, upload.location)
             self._upload = None
             self._diagnostics_outcome("UploadFailed")

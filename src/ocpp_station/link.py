@@ -26,7 +26,6 @@ from .station import Station
 
 log = logging.getLogger("ocpp_station.link")
 SUBPROTOCOL = Subprotocol("ocpp1.6")
-MAX_FRAME_BYTES = 1 << 20
 
 
 class LinkError(Exception):
@@ -94,7 +93,7 @@ class Link:
                     ping_interval=None,  # pings follow WebSocketPingInterval, see _pinger
                     open_timeout=10,
                     close_timeout=2,
-                    max_size=MAX_FRAME_BYTES,
+                    max_size=net.max_frame_bytes,  # bigger: closed with 1009 (README "Reliability")
                 ) as ws:
                     if ws.subprotocol != SUBPROTOCOL:
                         # OCPP-J 1.6 §3.2: a server that does not select ocpp1.6 is a failed connection.
@@ -107,6 +106,10 @@ class Link:
                 raise
             except (OSError, InvalidHandshake, InvalidURI, LinkError, ConnectionClosed, TimeoutError) as exc:
                 self._note_error(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:
+                # A bug must cost one connection, never the link for good: log it and reconnect.
+                log.exception("%s: link failed unexpectedly, reconnecting", self.st.charge_box_id)
+                self.last_error = f"{type(exc).__name__}: {exc}"
             finally:
                 self.first_attempt.set()
                 self._ws = None

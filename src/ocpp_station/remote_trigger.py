@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clock import iso_utc
 from .connector import derive_station_status, derive_status
@@ -24,6 +24,7 @@ class RemoteTrigger:
     def __init__(self, station: Station) -> None:
         self.st = station
         self._while_pending: deque[OutboundCall] = deque()
+        self._waiting: dict[tuple[str, Any], Payload] = {}  # payload of the last triggered call per kind
 
     def handlers(self) -> dict[str, Handler]:
         return {"TriggerMessage": self.trigger_message}
@@ -36,12 +37,28 @@ class RemoteTrigger:
         """Queue the triggered messages ahead of other non-transaction messages, in their given order."""
         from .station import Registration
 
-        if self.st.registration == Registration.ACCEPTED:
+        accepted = self.st.registration == Registration.ACCEPTED
+        queue = self.st._outbox if accepted else self._while_pending
+        calls = [c for c in calls if not self._refresh_waiting(c, queue)]
+        if accepted:
             for call in reversed(calls):
                 self.st.send(call.action, call.payload, call.on_result, call.on_failure, first=True)
         else:
             self._while_pending.extend(calls)
             self.st.wake()
+
+    def _refresh_waiting(self, call: OutboundCall, queue: deque[OutboundCall]) -> bool:
+        """Bounded under a flood of TriggerMessage: a triggered message of the same kind that still waits
+        to be sent gets the fresh payload instead of a second copy (either way the central system learns
+        the current state, OCPP 1.6 §5.17)."""
+        key = (call.action, call.payload.get("connectorId"))
+        previous = self._waiting.get(key)
+        self._waiting[key] = call.payload
+        for waiting in queue:
+            if previous is not None and waiting.payload is previous:
+                waiting.payload = call.payload
+                return True
+        return False
 
     def trigger_message(self, req: Payload) -> Payload:
         from .station import CallRejected, Registration

@@ -62,8 +62,10 @@ class Reservation:
         st = self.st
         connector_id = int(req["connectorId"])
         reservation_id = int(req["reservationId"])
-        if not self._enabled() or connector_id > len(st.connectors):
-            return {"status": "Rejected"}  # OCTT TC_048_4 / TC_050_4
+        if not self._enabled() or not 0 <= connector_id <= len(st.connectors):
+            # OCTT TC_048_4 / TC_050_4; a negative connectorId (OCPP 1.6 §6.37: 0 or a connector) was
+            # booked and then crashed every status refresh, even after a restart (found by fuzzing).
+            return {"status": "Rejected"}
         if connector_id == 0 and not st.config.get_bool("ReserveConnectorZeroSupported"):
             return {"status": "Rejected"}
         replaced = self.bookings.get(reservation_id)

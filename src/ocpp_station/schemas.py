@@ -9,14 +9,16 @@ error → FormationViolation.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from .clock import parse_iso
 from .rpc import ErrorCode
 
 _SCHEMA_PACKAGE = "ocpp.v16.schemas"
@@ -80,12 +82,33 @@ class SchemaViolation(Exception):
         self.description = description
 
 
+# ISO 8601 date and time (OCPP 1.6 §3.14; offsets and fractions accepted, a missing offset read as UTC).
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?")
+_REQUEST_FORMATS = FormatChecker(formats=())
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # the type check reports it
+    if not _DATE_TIME.fullmatch(value):
+        return False
+    parse_iso(value)
+    return True
+
+
+_REQUEST_FORMATS.checks("date-time", raises=(ValueError, OverflowError))(_is_date_time)
+
+
 @cache
 def _validator(name: str) -> Draft4Validator:
     text = resources.files(_SCHEMA_PACKAGE).joinpath(f"{name}.json").read_text(encoding="utf-8")
     # Decimal on both sides so that multipleOf 0.1 is exact (digest §0).
     schema = json.loads(text, parse_float=Decimal)
-    return Draft4Validator(schema)
+    # Requests get their date-times checked, so that a bad one is a PropertyConstraintViolation whatever the
+    # handler (fuzzing found handlers answering CallResult before looking at the date). Responses are not:
+    # a CSMS's unreadable currentTime must not make its BootNotification.conf unusable.
+    formats = None if name.endswith("Response") else _REQUEST_FORMATS
+    return Draft4Validator(schema, format_checker=formats)
 
 
 def has_schema(action: str) -> bool:

@@ -47,6 +47,16 @@ class Network:
     response_timeout_s: float = 30.0
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+    # Largest inbound WebSocket message; a bigger one closes the connection with 1009 (RFC 6455 §7.4.1).
+    max_frame_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds of the durable transaction message queue (README "Reliability": the policy when they are hit)."""
+
+    max_queued_messages: int = 10_000  # beyond it periodic/clock MeterValues pause; Start/Stop always queue
+    min_free_disk_mb: float = 20.0  # below it the same (the rest is the reserve for Start/StopTransaction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,7 @@ class StationSettings:
     hardware: Hardware = field(default_factory=Hardware)
     network: Network = field(default_factory=Network)
     smart_charging: SmartChargingOptions = field(default_factory=SmartChargingOptions)
+    limits: Limits = field(default_factory=Limits)
     configuration: Mapping[str, str] = field(default_factory=dict)  # OCPP key overrides
 
 
@@ -93,7 +104,7 @@ def _section(cls: type[Any], raw: Any, name: str) -> Any:
 
 
 def parse_settings(data: Mapping[str, Any]) -> StationSettings:
-    unknown = set(data) - {"identity", "hardware", "network", "smart_charging", "configuration"}
+    unknown = set(data) - {"identity", "hardware", "network", "smart_charging", "limits", "configuration"}
     if unknown:
         raise SettingsError(f"unknown section [{sorted(unknown)[0]}]")
     hardware: Hardware = _section(Hardware, data.get("hardware"), "hardware")
@@ -114,6 +125,7 @@ def parse_settings(data: Mapping[str, Any]) -> StationSettings:
         hardware=hardware,
         network=_section(Network, data.get("network"), "network"),
         smart_charging=_section(SmartChargingOptions, data.get("smart_charging"), "smart_charging"),
+        limits=_section(Limits, data.get("limits"), "limits"),
         configuration=configuration,
     )
 

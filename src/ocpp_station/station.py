@@ -30,6 +30,8 @@ log = logging.getLogger("ocpp_station.station")
 
 # OCPP 1.6 §4.2.1: with interval 0 the station picks a sane, non-flooding retry delay itself.
 DEFAULT_BOOT_RETRY_S = 30.0
+# StatusNotifications waiting to be sent before they are collapsed to the latest per connector.
+STATUS_QUEUE_LIMIT = 64
 # Retry after a BootNotification that got no answer at all.
 BOOT_FAILURE_RETRY_S = 10.0
 
@@ -150,7 +152,11 @@ class Station:
     def after_response(self) -> None:
         actions, self._deferred = self._deferred, []
         for action in actions:
-            action()
+            try:
+                action()
+            except Exception:
+                # The .conf is already sent: a failing follow-up must not take the link down with it.
+                log.exception("%s: internal error after a response", self.charge_box_id)
         if actions:
             self.wake()
 
@@ -411,6 +417,10 @@ class Station:
             if suppressed and self._sent_status.get(connector_id) == str(status) and error is None:
                 return
         self._status_queue.append(StatusEntry(connector_id, payload, self.mono() + max(0, minimum)))
+        if len(self._status_queue) > STATUS_QUEUE_LIMIT:
+            # Bounded under a flood of status changes (e.g. ChangeAvailability toggled thousands of times):
+            # keep each connector's latest, as after an offline period (OCPP 1.6 §4.9).
+            self._status_queue = deque({e.connector_id: e for e in self._status_queue}.values())
         self.wake()
 
     def _status_call(self, entry: StatusEntry) -> OutboundCall:
