@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -34,6 +34,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ..clock import iso_utc
+from ..link import station_url
 from ..rpc import (
     Call,
     CallError,
@@ -275,7 +276,7 @@ class ScriptedCsms:
 
     @property
     def station_url(self) -> str:
-        return f"{self.url}/{quote(self.charge_box_id, safe='')}"
+        return station_url(self.url, self.charge_box_id)
 
     @property
     def connected(self) -> bool:
