@@ -356,3 +356,24 @@ def test_a_faulted_station_starts_no_transaction(cp: CoreDriver) -> None:
     assert result(cp.call("RemoteStartTransaction", {"connectorId": 1, "idTag": TAG})) == {"status": "Rejected"}
     cp.station.set_fault(0, None, None)
     assert (1, "Preparing") in cp.statuses(cp.take())
+
+
+def test_deauthorized_stop_keeps_the_cable_locked_until_its_owner_returns(tmp_path: Path) -> None:
+    # Errata v4.0 3.5: StartTransaction.conf refuses the idTag, StopTransactionOnInvalidId=true: the
+    # transaction stops (DeAuthorized) but nobody but the owner may take the cable.
+    cp = detachable(tmp_path)
+    cp.respond("StartTransaction", lambda a, p: {"transactionId": 7, "idTagInfo": {"status": "Invalid"}})
+    cp.hardware.connector(1).plug(cp.clock.now())
+    cp.hardware.rfid.present("OWNER", 1)
+    stop = next(p for a, p in cp.take() if a == "StopTransaction")
+    assert stop["reason"] == "DeAuthorized"
+    assert cp.hardware.connector(1).locked
+    cp.hardware.rfid.present("SOMEONE-ELSE", 1)
+    assert actions(cp.take()) == []  # neither a start on the held cable nor a release
+    assert cp.hardware.connector(1).locked
+    cp.hardware.rfid.present("owner", 1)
+    assert not cp.hardware.connector(1).locked
+    assert "StartTransaction" not in actions(cp.take())  # presenting it released the cable, nothing more
+    cp.hardware.connector(1).unplug(cp.clock.now())
+    assert cp.statuses(cp.take()) == [(1, "Available")]
+    cp.close()

@@ -68,6 +68,9 @@ class Connector:
     reserved: bool = False
     limit_withheld: bool = False  # smart charging offers 0 A / 0 W
     reported: Status | None = None  # last status queued for the central system
+    # Errata v4.0 3.5: after a DeAuthorized stop the cable stays locked until the transaction's idTag, or
+    # one with its parentIdTag, is presented again: (idTag, parentIdTag) of that transaction.
+    held_for: tuple[str, str | None] | None = None
 
 
 def derive_status(c: Connector, station_inoperative: bool, station_fault: str | None) -> Status:

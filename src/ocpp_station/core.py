@@ -140,6 +140,8 @@ class CoreProfile:
 
     def on_id_tag(self, id_tag: str, connector_id: int | None) -> None:
         st = self.st
+        if self._release_held_cable(id_tag, connector_id):
+            return
         # OCPP 1.6 §3.5: presenting the idTag of a running transaction stops it, without Authorize.
         for c in st.connectors:
             tx = c.transaction
@@ -164,6 +166,21 @@ class CoreProfile:
             return
         self._authorize_for(target, id_tag, remote=False)
 
+    def _release_held_cable(self, id_tag: str, connector_id: int | None) -> bool:
+        """Errata v4.0 3.5: the owner of a cable held after a DeAuthorized stop presents the idTag (or one
+        with the same parentIdTag, as far as the list or cache know it): unlock it."""
+        parent = self.auth.parent_of(id_tag)
+        for c in self.st.connectors:
+            if c.held_for is None or connector_id not in (None, c.connector_id):
+                continue
+            owner, owner_parent = c.held_for
+            same_parent = owner_parent is not None and parent is not None and owner_parent.upper() == parent.upper()
+            if owner.upper() == id_tag.upper() or same_parent:
+                c.held_for = None
+                self.st.hardware.connectors[c.connector_id - 1].unlock()
+                return True
+        return False
+
     def _stop_by_parent(self, id_tag: str, running: list[Connector]) -> None:
         # OCPP 1.6 §3.5: another idTag may stop a transaction if both share the parentIdTag.
         def decided(decision: Decision) -> None:
@@ -181,6 +198,7 @@ class CoreProfile:
     def _can_start(self, c: Connector) -> bool:
         return (
             c.transaction is None
+            and c.held_for is None  # errata v4.0 3.5: a held cable is its owner's until released
             and not c.inoperative
             and not self.st.station_inoperative
             and c.fault is None
@@ -408,7 +426,14 @@ class CoreProfile:
     def _deauthorize(self, c: Connector) -> None:
         # OCPP 1.6 §3.5.4 / errata v4.0 3.17: the central system refused the idTag of a running transaction.
         if self.st.config.get_bool("StopTransactionOnInvalidId"):
-            self.stop_transaction(c, "DeAuthorized", None)
+            tx = c.transaction
+            assert tx is not None
+            hw = self.st.hardware.connectors[c.connector_id - 1]
+            # Errata v4.0 3.5: stop normally, but keep the cable locked until its owner comes back, so that
+            # nobody else can walk away with it.
+            held = not hw.fixed_cable and c.plugged
+            self.stop_transaction(c, "DeAuthorized", None, unlock=not held)
+            c.held_for = (tx.id_tag, tx.parent_id_tag) if held else None
         else:
             tx = c.transaction
             assert tx is not None
@@ -629,6 +654,7 @@ class CoreProfile:
         c = st.connector(connector_id)
         if not hw.unlock():
             return {"status": "UnlockFailed"}
+        c.held_for = None  # the central system released it (errata v4.0 3.5 hold)
         if c.transaction is not None:
             # OCPP 1.6 §5.18 / OCTT TC_018_1: stop (UnlockCommand) after the conf.
             st.defer(lambda: self.stop_transaction(c, "UnlockCommand", None))
