@@ -681,8 +681,8 @@ def test_performance_table_and_percentiles() -> None:
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:]}
     # request sent → its CallResult, not → the StartTransaction.req (a triggered-function time)
     assert rows["Response time for RemoteStartTransaction"] == ["3 s", "1", "3.500 s", "3.500 s", "Fail"]
-    assert rows["OCPP response time"] == ["15 s", "3", "0.300 s", "3.500 s", "Pass"]
-    assert rows["OCPP triggered-function time"] == ["40 s", "2", "0.500 s", "4.000 s", "Pass"]
+    assert rows["OCPP response time"] == ["15 s", "3", "300.00 ms", "3.500 s", "Pass"]
+    assert rows["OCPP triggered-function time"] == ["40 s", "2", "500.00 ms", "4.000 s", "Pass"]
     empty = render_performance([], SETTINGS)
     assert empty.count("no data") == 3
 

@@ -132,6 +132,11 @@ _MEASUREMENTS: tuple[_Measurement, ...] = (
 )
 
 
+def _duration(seconds: float) -> str:
+    # The certificate prints seconds; the station answers in milliseconds, so show what was measured.
+    return f"{seconds:.3f} s" if seconds >= 1 else f"{seconds * 1000:.2f} ms"
+
+
 def render_performance(results: Sequence[CaseResult], settings: HarnessSettings) -> str:
     timings = [timing for result in results for timing in result.timings]
     rows = []
@@ -141,7 +146,7 @@ def render_performance(results: Sequence[CaseResult], settings: HarnessSettings)
         if values:
             p50, p99 = percentile(values, 0.50), percentile(values, 0.99)
             verdict = "Pass" if p99 <= limit else "Fail"
-            rows.append([measurement.title, f"{limit:g} s", str(len(values)), f"{p50:.3f} s", f"{p99:.3f} s", verdict])
+            rows.append([measurement.title, f"{limit:g} s", str(len(values)), _duration(p50), _duration(p99), verdict])
         else:
             rows.append([measurement.title, f"{limit:g} s", "0", "-", "-", "no data"])
     return _table(["Measurement", "Limit", "Samples", "p50", "p99", "Result"], rows)
