@@ -220,6 +220,15 @@ async def charging(
     return Transaction(int(answer["transactionId"]), connector, tag, start)
 
 
+def status_or_call_error(reply: Payload | CallError, *, step: str, status: str, error: str) -> None:
+    """The document's "status <status>, or a CallError <error>" alternative (TC_040_2, TC_043_1, TC_058_1,
+    TC_060): either answer passes, nothing else does."""
+    if isinstance(reply, CallError):
+        check(reply.code == error, f"step {step}: CallError {reply.code}, expected {error} (or status {status})")
+    else:
+        check(reply["status"] == status, f"step {step}: status is {reply['status']}, expected {status}")
+
+
 async def transaction_started(
     ctx: CaseContext,
     connector: int,

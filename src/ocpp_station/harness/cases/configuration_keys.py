@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ...rpc import CallError, ErrorCode
+from ...rpc import ErrorCode
 from ..case import CORE, CaseContext, TestCase, check
-from ..states import read_key
+from ..states import read_key, status_or_call_error
 
 MODULE = "16 Configuration Keys"
 
@@ -23,13 +23,7 @@ async def tc_040_2(ctx: CaseContext) -> None:
     # and after, and require it unchanged.
     before = await read_key(ctx, key)
     reply = await ctx.csms.call("ChangeConfiguration", {"key": key, "value": "-1"})
-    if isinstance(reply, CallError):
-        check(
-            reply.code == ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-            f"step 2: CallError {reply.code}, expected PropertyConstraintViolation (or status Rejected)",
-        )
-    else:
-        check(reply["status"] == "Rejected", f"step 2: status is {reply['status']}, expected Rejected")
+    status_or_call_error(reply, step="2", status="Rejected", error=ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
     after = await read_key(ctx, key)
     check(
         (before and before.value) == (after and after.value),

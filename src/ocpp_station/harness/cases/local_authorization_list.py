@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from ...rpc import CallError, ErrorCode, Payload
 from ..case import LOCAL_AUTH_LIST_MANAGEMENT, CaseContext, NotApplicable, TestCase, check
 from ..csms import CaseFailure
-from ..states import ensure_configuration, parse_bool, read_key, transaction_started
+from ..states import ensure_configuration, parse_bool, read_key, status_or_call_error, transaction_started
 
 MODULE = "18 Local Authorization List"
 PROFILE_NAME = "LocalAuthListManagement"  # as listed in SupportedFeatureProfiles (OCPP 1.6 §9.1.29)
@@ -126,13 +126,7 @@ async def tc_043_1(ctx: CaseContext) -> None:
         "SendLocalList",
         {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [_entry(ctx.settings.valid_id_tag)]},
     )
-    if isinstance(reply, CallError):
-        check(
-            reply.code == ErrorCode.NOT_SUPPORTED,
-            f"step 2: CallError {reply.code}, expected NotSupported (or status NotSupported)",
-        )
-        return
-    check(reply["status"] == "NotSupported", f"step 2: status is {reply['status']}, expected NotSupported")
+    status_or_call_error(reply, step="2", status="NotSupported", error=ErrorCode.NOT_SUPPORTED)
 
 
 async def tc_043_2(ctx: CaseContext) -> None:

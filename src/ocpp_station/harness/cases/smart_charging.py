@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...clock import iso_utc, parse_iso
-from ...rpc import CallError, ErrorCode, Payload
+from ...rpc import ErrorCode, Payload
 from ..case import SMART_CHARGING, CaseContext, CaseFunction, TestCase, check
 from ..csms import CaseFailure
-from ..states import Transaction, charging
+from ..states import Transaction, charging, status_or_call_error
 
 MODULE = "23 Smart Charging"
 # The document fixes period[0] of TC_056/057/082 (startPeriod 0, limit 6 A / 6000 W); the later periods are
@@ -278,16 +278,7 @@ async def tc_058_1(ctx: CaseContext) -> None:
     reply = await ctx.csms.call(
         "SetChargingProfile", {"connectorId": settings.connector_id, "csChargingProfiles": profile}
     )
-    if isinstance(reply, CallError):
-        check(
-            reply.code == ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-            f"step 2: CallError {reply.code}, expected PropertyConstraintViolation (or status Rejected)",
-        )
-    else:
-        check(
-            reply["status"] == "Rejected",
-            f"step 2: SetChargingProfile.conf status is {reply['status']}, expected Rejected",
-        )
+    status_or_call_error(reply, step="2", status="Rejected", error=ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
 
 
 async def tc_058_2(ctx: CaseContext) -> None:
@@ -413,16 +404,7 @@ async def tc_060(ctx: CaseContext) -> None:
         "chargingProfile": profile,
     }
     reply = await ctx.csms.call("RemoteStartTransaction", request)
-    if isinstance(reply, CallError):
-        check(
-            reply.code == ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-            f"step 2: CallError {reply.code}, expected PropertyConstraintViolation (or status Rejected)",
-        )
-    else:
-        check(
-            reply["status"] == "Rejected",
-            f"step 2: RemoteStartTransaction.conf status is {reply['status']}, expected Rejected",
-        )
+    status_or_call_error(reply, step="2", status="Rejected", error=ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
 
 
 def _case(tool_id: str, title: str, section: str, run: CaseFunction) -> TestCase:
