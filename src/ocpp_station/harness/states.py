@@ -301,6 +301,28 @@ async def set_connector_occupied(ctx: CaseContext, connector_id: int | None = No
     return await ctx.csms.expect("StatusNotification", {"connectorId": connector, "status": "Preparing"})
 
 
+async def reserve_now(
+    ctx: CaseContext,
+    connector_id: int,
+    reservation_id: int = 1,
+    *,
+    id_tag: str | None = None,
+    expires_in: timedelta = timedelta(hours=1),
+    parent_id_tag: str | None = None,
+) -> str:
+    """ReserveNow.req for <Configured Valid IdTag> (unless `id_tag`); returns the ReserveNow.conf status."""
+    payload: Payload = {
+        "connectorId": connector_id,
+        "expiryDate": iso_utc((datetime.now(UTC) + expires_in).timestamp()),
+        "idTag": ctx.settings.valid_id_tag if id_tag is None else id_tag,
+        "reservationId": reservation_id,
+    }
+    if parent_id_tag is not None:
+        payload["parentIdTag"] = parent_id_tag
+    reply = await ctx.csms.call_result("ReserveNow", payload)
+    return str(reply["status"])
+
+
 async def reserved(
     ctx: CaseContext,
     reservation_id: int = 1,
@@ -311,16 +333,10 @@ async def reserved(
 ) -> StationCall:
     """Table 111 "Reserved"."""
     connector = ctx.settings.connector_id
-    payload: Payload = {
-        "connectorId": connector,
-        "expiryDate": iso_utc((datetime.now(UTC) + expires_in).timestamp()),
-        "idTag": ctx.settings.valid_id_tag if id_tag is None else id_tag,
-        "reservationId": reservation_id,
-    }
-    if parent_id_tag is not None:
-        payload["parentIdTag"] = parent_id_tag
-    reply = await ctx.csms.call_result("ReserveNow", payload)
-    check(reply["status"] == "Accepted", f"ReserveNow.conf status is {reply['status']}, expected Accepted")
+    status = await reserve_now(
+        ctx, connector, reservation_id, id_tag=id_tag, expires_in=expires_in, parent_id_tag=parent_id_tag
+    )
+    check(status == "Accepted", f"ReserveNow.conf status is {status}, expected Accepted")
     return await ctx.csms.expect(
         "StatusNotification", {"connectorId": connector, "status": "Reserved"}, triggered_by="ReserveNow"
     )

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from ...clock import iso_utc
 from ...rpc import Call, Payload
 from ..case import RESERVATION, CaseContext, CaseFunction, TestCase, check
 from ..csms import Expect, StationCall
@@ -23,6 +22,7 @@ from ..states import (
     authorized,
     charging,
     connector_ids,
+    reserve_now,
     reserved,
     set_charge_point_faulted,
     set_charge_point_unavailable,
@@ -62,16 +62,9 @@ async def _reserve_now(
     expires_in: timedelta = HOUR,
 ) -> str:
     """Step 1-2: ReserveNow.req; returns the ReserveNow.conf status."""
-    payload: Payload = {
-        "connectorId": connector_id,
-        "expiryDate": iso_utc((datetime.now(UTC) + expires_in).timestamp()),
-        "idTag": ctx.settings.valid_id_tag if id_tag is None else id_tag,
-        "reservationId": RESERVATION_ID,
-    }
-    if parent_id_tag is not None:
-        payload["parentIdTag"] = parent_id_tag
-    reply = await ctx.csms.call_result("ReserveNow", payload)
-    return str(reply["status"])
+    return await reserve_now(
+        ctx, connector_id, RESERVATION_ID, id_tag=id_tag, parent_id_tag=parent_id_tag, expires_in=expires_in
+    )
 
 
 async def _expect_refusal(ctx: CaseContext, connector_id: int, status: str) -> None:
