@@ -471,6 +471,7 @@ class Station:
     # -- ControlledStation ----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         now = self.now()
+        main = self.hardware.main_meter.read(now)
         connectors: list[dict[str, Any]] = [
             {
                 "connectorId": 0,
@@ -479,8 +480,8 @@ class Station:
                 "pluggedIn": False,
                 "transactionId": None,
                 "idTag": None,
-                "energyWh": round(self.hardware.main_meter.read(now).energy_import_wh, 3),
-                "powerW": round(self.hardware.main_meter.read(now).power_import_w, 3),
+                "energyWh": round(main.energy_import_wh, 3),
+                "powerW": round(main.power_import_w, 3),
             }
         ]
         for c in self.connectors:
