@@ -96,19 +96,6 @@ SUPPORTED_MEASURANDS: frozenset[str] = frozenset(
         "Voltage",
     }
 )
-# Phase enum (OCPP 1.6 §7.37); a measurand may carry one as a suffix, e.g. "Voltage.L1" (OCPP 1.6 §9.1.17).
-MEASURAND_PHASES: tuple[str, ...] = (
-    "L1",
-    "L2",
-    "L3",
-    "N",
-    "L1-N",
-    "L2-N",
-    "L3-N",
-    "L1-L2",
-    "L2-L3",
-    "L3-L1",
-)
 # Only the phases the meter measures a measurand on (metering.PHASED_ITEMS): a configured item must yield a
 # sampledValue (OCTT TC_070 / TC_071), so e.g. "Energy.Active.Import.Register.L1" is not supported (§3.16.4).
 _MEASURAND_ITEMS = SUPPORTED_MEASURANDS | PHASED_ITEMS

@@ -36,7 +36,7 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 def _scalar(
-    measurand: str, unit: str | None, location: str, get: Callable[[MeterReading], float | None], digits: int
+    unit: str | None, location: str, get: Callable[[MeterReading], float | None], digits: int
 ) -> Callable[[MeterReading], list[tuple[str | None, str | None, str, str]]]:
     def read(r: MeterReading) -> list[tuple[str | None, str | None, str, str]]:
         value = get(r)
@@ -56,20 +56,20 @@ def _phased(
 
 # measurand -> reading -> [(phase, unit, location, value)]
 _READERS: dict[str, Callable[[MeterReading], list[tuple[str | None, str | None, str, str]]]] = {
-    "Energy.Active.Import.Register": _scalar("", "Wh", "Outlet", lambda r: r.energy_import_wh, 0),
-    "Energy.Active.Export.Register": _scalar("", "Wh", "Outlet", lambda r: r.energy_export_wh, 0),
-    "Power.Active.Import": _scalar("", "W", "Outlet", lambda r: r.power_import_w, 1),
-    "Power.Active.Export": _scalar("", "W", "Outlet", lambda r: r.power_export_w, 1),
-    "Power.Offered": _scalar("", "W", "Outlet", lambda r: r.power_offered_w, 1),
-    "Current.Offered": _scalar("", "A", "Outlet", lambda r: r.current_offered_a, 1),
+    "Energy.Active.Import.Register": _scalar("Wh", "Outlet", lambda r: r.energy_import_wh, 0),
+    "Energy.Active.Export.Register": _scalar("Wh", "Outlet", lambda r: r.energy_export_wh, 0),
+    "Power.Active.Import": _scalar("W", "Outlet", lambda r: r.power_import_w, 1),
+    "Power.Active.Export": _scalar("W", "Outlet", lambda r: r.power_export_w, 1),
+    "Power.Offered": _scalar("W", "Outlet", lambda r: r.power_offered_w, 1),
+    "Current.Offered": _scalar("A", "Outlet", lambda r: r.current_offered_a, 1),
     "Current.Import": _phased("A", lambda r: r.current_import_a, _PHASES),
     "Current.Export": _phased("A", lambda r: r.current_export_a, _PHASES),
     "Voltage": _phased("V", lambda r: r.voltage_v, _VOLTAGE_PHASES),
     # Frequency has no UnitOfMeasure in 1.6: Hz is implied (OCPP 1.6 §7.31).
-    "Frequency": _scalar("", None, "Outlet", lambda r: r.frequency_hz, 2),
+    "Frequency": _scalar(None, "Outlet", lambda r: r.frequency_hz, 2),
     # 'Celcius' is the spelling stations keep sending for interoperability (digest §2.8 item 4).
-    "Temperature": _scalar("", "Celcius", "Body", lambda r: r.temperature_c, 1),
-    "SoC": _scalar("", "Percent", "EV", lambda r: r.soc_percent, 1),
+    "Temperature": _scalar("Celcius", "Body", lambda r: r.temperature_c, 1),
+    "SoC": _scalar("Percent", "EV", lambda r: r.soc_percent, 1),
 }
 
 
