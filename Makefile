@@ -41,7 +41,7 @@ crash-bench: $(STAMP)
 
 # The long schema-aware fuzz run (the suite runs a short seeded one): frames/s and findings.
 fuzz: $(STAMP)
-	$(BIN)/python -m ocpp_station.fuzz --frames 100000 --seed 1
+	$(BIN)/python -m ocpp_station.tools.fuzz --frames 100000 --seed 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

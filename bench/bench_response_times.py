@@ -30,11 +30,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from ocpp_station.clock import iso_utc
-from ocpp_station.harness.crash_safety import StationProcess
-from ocpp_station.harness.csms import ScriptedCsms, TimingRecord
-from ocpp_station.harness.report import percentile
-from ocpp_station.harness.settings import HarnessSettings
+from ocpp_station.station.clock import iso_utc
+from ocpp_station.tools.harness.crash_safety import StationProcess
+from ocpp_station.tools.harness.csms import ScriptedCsms, TimingRecord
+from ocpp_station.tools.harness.report import percentile
+from ocpp_station.tools.harness.settings import HarnessSettings
 
 CHARGE_BOX_ID = "BENCH-CP-1"
 # What the station may send in between; an expectation skips these unless it waits for one of them.

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocpp_station.harness.crash_safety import CrashPlan, run_crash_safety
+from ocpp_station.tools.harness.crash_safety import CrashPlan, run_crash_safety
 
 
 def main() -> int:

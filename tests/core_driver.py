@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ocpp_station import schemas
-from ocpp_station.clock import ManualClock, iso_utc
-from ocpp_station.configuration import Configuration, definitions_for
 from ocpp_station.hardware.simulated import SimulatedStation
-from ocpp_station.rpc import Call, CallResult, Message
+from ocpp_station.protocol import schemas
+from ocpp_station.protocol.rpc import Call, CallResult, Message
 from ocpp_station.settings import StationSettings, parse_settings
-from ocpp_station.station import Station
-from ocpp_station.store import Store
+from ocpp_station.station.clock import ManualClock, iso_utc
+from ocpp_station.station.configuration import Configuration, definitions_for
+from ocpp_station.station.hub import Station
+from ocpp_station.stores.sqlite import Store
 
 Responder = Callable[[str, dict[str, Any]], "dict[str, Any] | str"]
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ocpp_station.harness.csms import FrameRecord, ScriptedCsms
-from ocpp_station.harness.faultproxy import FaultProxy
-from ocpp_station.harness.settings import HarnessSettings
-from ocpp_station.runtime import StationRuntime
 from ocpp_station.settings import Network, StationSettings, parse_settings
+from ocpp_station.shell.runtime import StationRuntime
+from ocpp_station.tools.harness.csms import FrameRecord, ScriptedCsms
+from ocpp_station.tools.harness.faultproxy import FaultProxy
+from ocpp_station.tools.harness.settings import HarnessSettings
 
 CSMS_SETTINGS = HarnessSettings(charge_box_id="CP-NET", heartbeat_interval=2, response_timeout=5.0)
 T = TypeVar("T")

@@ -15,10 +15,10 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from ocpp_station.harness.case import CaseContext, check
-from ocpp_station.harness.csms import Expect
-from ocpp_station.harness.states import ensure_configuration, read_key
-from ocpp_station.rpc import Payload
+from ocpp_station.protocol.rpc import Payload
+from ocpp_station.tools.harness.case import CaseContext, check
+from ocpp_station.tools.harness.csms import Expect
+from ocpp_station.tools.harness.states import ensure_configuration, read_key
 
 PROBE_PAUSE_S = 0.05
 

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from jsonschema import Draft202012Validator
 
-from ocpp_station.api import (
+from ocpp_station.shell.api import (
     CHARGE_POINT_FAULT_CODES,
     ApiStartError,
     ControlApi,
@@ -27,7 +27,7 @@ from ocpp_station.api import (
     create_app,
     load_openapi,
 )
-from ocpp_station.control import ControlError, ControlledStation
+from ocpp_station.shell.control import ControlError, ControlledStation
 
 OPENAPI = load_openapi()
 PATH_PARAM = re.compile(r"\{[^}]+\}")

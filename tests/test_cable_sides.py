@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ocpp_station.api import ControlApi, DictStationDirectory
 from ocpp_station.hardware.simulated import SimulatedConnector, SimulatedStation
 from ocpp_station.settings import parse_settings
+from ocpp_station.shell.api import ControlApi, DictStationDirectory
 from tests.core_driver import CoreDriver
 from tests.test_api import check_contract
 from tests.test_hardware import RecordingListener

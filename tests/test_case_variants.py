@@ -6,11 +6,11 @@ from __future__ import annotations
 import ftplib
 from pathlib import Path
 
-from ocpp_station.harness.cases import REGISTRY
-from ocpp_station.harness.file_server import FtpFileServer
-from ocpp_station.harness.runner import run_case
-from ocpp_station.harness.settings import HarnessSettings
-from ocpp_station.harness.station_under_test import (
+from ocpp_station.tools.harness.cases import REGISTRY
+from ocpp_station.tools.harness.file_server import FtpFileServer
+from ocpp_station.tools.harness.runner import run_case
+from ocpp_station.tools.harness.settings import HarnessSettings
+from ocpp_station.tools.harness.station_under_test import (
     InProcessStation,
     StationUnderTest,
     in_process_factory,

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocpp_station.charging_schedule import (
+from ocpp_station.station.charging_schedule import (
     ChargingProfile,
     CompositeSchedule,
     Electrical,
@@ -20,7 +20,7 @@ from ocpp_station.charging_schedule import (
     limit_at,
     next_change,
 )
-from ocpp_station.clock import iso_utc, parse_iso
+from ocpp_station.station.clock import iso_utc, parse_iso
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a Thursday
 DAY = 86_400

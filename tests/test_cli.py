@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.cli import main
+from ocpp_station.shell.cli import main
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocpp_station.configuration import (
+from ocpp_station.station.configuration import (
     KEY_DEFINITIONS,
     SUPPORTED_MEASURANDS,
     ConfigStatus,

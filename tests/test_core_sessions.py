@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.control import ControlError
 from ocpp_station.hardware.simulated import SimulatedStation
 from ocpp_station.settings import parse_settings
+from ocpp_station.shell.control import ControlError
 from tests.core_driver import CoreDriver, result
 
 TAG = "TAG-1"

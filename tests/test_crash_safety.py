@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocpp_station.harness.crash_safety import CrashPlan, run_crash_safety
+from ocpp_station.tools.harness.crash_safety import CrashPlan, run_crash_safety
 
 PLAN = CrashPlan(seed=20240411, sessions=14, kills=4, link_drops=4)
 

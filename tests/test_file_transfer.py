@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import trustme
 
-from ocpp_station.clock import iso_utc
-from ocpp_station.file_transfer import NetworkFileTransfers, TransferError
-from ocpp_station.firmware_image import build_image
-from ocpp_station.runtime import StationRuntime
+from ocpp_station.shell.file_transfer import NetworkFileTransfers, TransferError
+from ocpp_station.shell.firmware_image import build_image
+from ocpp_station.shell.runtime import StationRuntime
+from ocpp_station.station.clock import iso_utc
 from tests.fake_csms import FakeCsms, Received
 from tests.file_servers import FtpServer, HttpFileServer, closed_port
 

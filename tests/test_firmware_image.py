@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.cli import main
-from ocpp_station.clock import ManualClock, iso_utc
-from ocpp_station.diagnostics import StationLog, build_archive, trace_tap
-from ocpp_station.file_transfer import NetworkFileTransfers, TransferError, _ftp_path, _redact, supported
-from ocpp_station.firmware_image import (
+from ocpp_station.shell.cli import main
+from ocpp_station.shell.diagnostics import StationLog, build_archive, trace_tap
+from ocpp_station.shell.file_transfer import NetworkFileTransfers, TransferError, _ftp_path, _redact, supported
+from ocpp_station.shell.firmware_image import (
     FORMAT,
     ImageError,
     SimulatedInstaller,
@@ -25,6 +24,7 @@ from ocpp_station.firmware_image import (
     verify_image,
     write_image,
 )
+from ocpp_station.station.clock import ManualClock, iso_utc
 
 
 def _tar(members: dict[str, bytes]) -> bytes:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ocpp_station.clock import iso_utc
-from ocpp_station.firmware_management import (
+from ocpp_station.protocol.rpc import CallError
+from ocpp_station.station.clock import iso_utc
+from ocpp_station.station.profiles.firmware_management import (
     DEFAULT_RETRIES,
     INSTALLING_NOTICE_GRACE_S,
     META_REPORT,
@@ -19,7 +20,6 @@ from ocpp_station.firmware_management import (
     FileJob,
     JobKind,
 )
-from ocpp_station.rpc import CallError
 from tests.core_driver import CoreDriver, result
 
 Sent = list[tuple[str, dict[str, Any]]]

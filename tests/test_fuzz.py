@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocpp_station import schemas
-from ocpp_station.fuzz.runner import run_fuzz
-from ocpp_station.fuzz.strategies import CS_ACTIONS, instances, invalid_payload, schema
+from ocpp_station.protocol import schemas
+from ocpp_station.tools.fuzz.runner import run_fuzz
+from ocpp_station.tools.fuzz.strategies import CS_ACTIONS, instances, invalid_payload, schema
 
 
 @settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,10 +19,11 @@ from aiohttp import web
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from ocpp_station.harness.case import CORE, CaseContext, TestCase
-from ocpp_station.harness.cases import REGISTRY
-from ocpp_station.harness.cases.configuration_keys import tc_040_1
-from ocpp_station.harness.csms import (
+from ocpp_station.protocol.rpc import CallError
+from ocpp_station.tools.harness.case import CORE, CaseContext, TestCase
+from ocpp_station.tools.harness.cases import REGISTRY
+from ocpp_station.tools.harness.cases.configuration_keys import tc_040_1
+from ocpp_station.tools.harness.csms import (
     NO_RESPONSE,
     CaseFailure,
     Expect,
@@ -30,17 +31,16 @@ from ocpp_station.harness.csms import (
     ScriptedCsms,
     TimingRecord,
 )
-from ocpp_station.harness.report import (
+from ocpp_station.tools.harness.report import (
     CaseResult,
     percentile,
     render_certificate,
     render_performance,
     write_junit,
 )
-from ocpp_station.harness.runner import certify, matches, run_case, select_cases
-from ocpp_station.harness.settings import DETACHABLE, HarnessSettings
-from ocpp_station.harness.station_under_test import StationUnderTest
-from ocpp_station.rpc import CallError
+from ocpp_station.tools.harness.runner import certify, matches, run_case, select_cases
+from ocpp_station.tools.harness.settings import DETACHABLE, HarnessSettings
+from ocpp_station.tools.harness.station_under_test import StationUnderTest
 
 SETTINGS = HarnessSettings(message_timeout=2.0, response_timeout=2.0, connect_timeout=5.0, case_timeout=20.0)
 CP = SETTINGS.charge_box_id

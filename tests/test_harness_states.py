@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.harness import states
-from ocpp_station.harness.case import CORE, CaseContext, TestCase, check
-from ocpp_station.harness.settings import HarnessSettings
-from ocpp_station.harness.station_under_test import StationFactory
+from ocpp_station.tools.harness import states
+from ocpp_station.tools.harness.case import CORE, CaseContext, TestCase, check
+from ocpp_station.tools.harness.settings import HarnessSettings
+from ocpp_station.tools.harness.station_under_test import StationFactory
 
 SETTINGS = HarnessSettings()
 
@@ -85,14 +85,14 @@ STATES: dict[str, Callable[[CaseContext], Awaitable[None]]] = {
 
 @pytest.fixture
 def station_factory() -> StationFactory:
-    from ocpp_station.harness.station_under_test import in_process_factory
+    from ocpp_station.tools.harness.station_under_test import in_process_factory
 
     return in_process_factory(SETTINGS.charge_box_id)
 
 
 @pytest.mark.parametrize("name", list(STATES))
 async def test_state_on_the_real_station(name: str, station_factory: StationFactory, tmp_path: Path) -> None:
-    from ocpp_station.harness.runner import run_case
+    from ocpp_station.tools.harness.runner import run_case
 
     case = TestCase("STATE", name, CORE, "states", "2.25", STATES[name])
     result = await run_case(case, settings=SETTINGS, station_factory=station_factory, data_root=tmp_path)

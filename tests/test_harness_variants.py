@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocpp_station.harness.case import CORE, CaseContext, TestCase
-from ocpp_station.harness.runner import run_case
-from ocpp_station.harness.settings import DETACHABLE, FIXED_CABLE, HarnessSettings
-from ocpp_station.harness.station_under_test import (
+from ocpp_station.settings import parse_settings
+from ocpp_station.tools.harness.case import CORE, CaseContext, TestCase
+from ocpp_station.tools.harness.runner import run_case
+from ocpp_station.tools.harness.settings import DETACHABLE, FIXED_CABLE, HarnessSettings
+from ocpp_station.tools.harness.station_under_test import (
     InProcessFactory,
     StationUnderTest,
     for_hardware,
     in_process_factory,
     settings_for_hardware,
 )
-from ocpp_station.settings import parse_settings
 
 SETTINGS = HarnessSettings()
 

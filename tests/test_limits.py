@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.fuzz.runner import FuzzSession
-from ocpp_station.rpc import dumps
+from ocpp_station.protocol.rpc import dumps
 from ocpp_station.settings import Limits, parse_settings
+from ocpp_station.tools.fuzz.runner import FuzzSession
 from tests.core_driver import CoreDriver
 from tests.link_bench import bench, station_settings
 

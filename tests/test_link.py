@@ -17,10 +17,10 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from ocpp_station.clock import iso_utc
-from ocpp_station.link import station_url
-from ocpp_station.runtime import StationRuntime
 from ocpp_station.settings import parse_settings
+from ocpp_station.shell.link import station_url
+from ocpp_station.shell.runtime import StationRuntime
+from ocpp_station.station.clock import iso_utc
 
 OCPP16 = Subprotocol("ocpp1.6")
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.clock import iso_utc
-from ocpp_station.rpc import CallError
-from ocpp_station.store import IdTagEntry
+from ocpp_station.protocol.rpc import CallError
+from ocpp_station.station.clock import iso_utc
+from ocpp_station.stores.sqlite import IdTagEntry
 from tests.core_driver import CoreDriver, result
 
 ENABLED = {"LocalAuthListEnabled": "true"}

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.harness.case import CORE, NotApplicable, TestCase
-from ocpp_station.harness.cases import REGISTRY
-from ocpp_station.harness.report import CaseResult
-from ocpp_station.harness.runner import run_case
-from ocpp_station.harness.settings import HarnessSettings
-from ocpp_station.harness.station_under_test import StationFactory, StationUnderTest, in_process_factory
+from ocpp_station.tools.harness.case import CORE, NotApplicable, TestCase
+from ocpp_station.tools.harness.cases import REGISTRY
+from ocpp_station.tools.harness.report import CaseResult
+from ocpp_station.tools.harness.runner import run_case
+from ocpp_station.tools.harness.settings import HarnessSettings
+from ocpp_station.tools.harness.station_under_test import StationFactory, StationUnderTest, in_process_factory
 
 SETTINGS = HarnessSettings()
 WITHOUT_LOCAL_LIST = "Core,FirmwareManagement,Reservation,SmartCharging,RemoteTrigger"
@@ -96,7 +96,7 @@ async def test_a_case_raising_not_applicable_is_reported_so(tmp_path: Path) -> N
 async def test_tc_043_3_fails_a_station_that_stores_the_list_anyway(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ocpp_station.station import Station
+    from ocpp_station.station.hub import Station
 
     monkeypatch.setattr(Station, "set_local_list_failure", lambda self, failing: None)
     result = await _run("TC_043_3", tmp_path)
@@ -107,7 +107,7 @@ async def test_tc_043_3_fails_a_station_that_stores_the_list_anyway(
 async def test_tc_008_fails_a_station_that_asks_the_central_system(
     tool_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ocpp_station.authorization import Authorizer
+    from ocpp_station.station.authorization import Authorizer
 
     monkeypatch.setattr(Authorizer, "local_entry", lambda self, id_tag: None)  # ignores its list
     result = await _run(tool_id, tmp_path)
@@ -117,7 +117,7 @@ async def test_tc_008_fails_a_station_that_asks_the_central_system(
 async def test_tc_043_2_fails_a_station_that_accepts_an_old_differential(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ocpp_station.local_auth_list_management import LocalAuthListManagement
+    from ocpp_station.station.profiles.local_auth_list_management import LocalAuthListManagement
 
     monkeypatch.setattr(LocalAuthListManagement, "version", lambda self: 0)
     result = await _run("TC_043_2", tmp_path)
@@ -127,7 +127,7 @@ async def test_tc_043_2_fails_a_station_that_accepts_an_old_differential(
 async def test_tc_055_fails_a_station_that_sends_for_an_unknown_connector(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ocpp_station import remote_trigger
+    from ocpp_station.station.profiles import remote_trigger
 
     monkeypatch.setattr(remote_trigger, "_PER_CONNECTOR", frozenset())
     result = await _run("TC_055", tmp_path)

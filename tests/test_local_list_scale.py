@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocpp_station.harness.case import LOCAL_AUTH_LIST_MANAGEMENT, CaseContext, TestCase, check
-from ocpp_station.harness.runner import run_case
-from ocpp_station.harness.settings import HarnessSettings
-from ocpp_station.harness.station_under_test import InProcessStation, in_process_factory
+from ocpp_station.tools.harness.case import LOCAL_AUTH_LIST_MANAGEMENT, CaseContext, TestCase, check
+from ocpp_station.tools.harness.runner import run_case
+from ocpp_station.tools.harness.settings import HarnessSettings
+from ocpp_station.tools.harness.station_under_test import InProcessStation, in_process_factory
 from tests.local_list_load import LoadFigures, install_list, load_tag, start_without_authorize
 
 ENTRIES = 100_000

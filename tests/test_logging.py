@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.cli import main
-from ocpp_station.harness.csms import ScriptedCsms
-from ocpp_station.harness.settings import HarnessSettings
-from ocpp_station.logs import JsonFormatter, RedactingFilter, redact, station_trace_logger, trace_path
-from ocpp_station.runtime import StationRuntime
-from ocpp_station.schemas import CP_TO_CS_ACTIONS
+from ocpp_station.protocol.schemas import CP_TO_CS_ACTIONS
+from ocpp_station.shell.cli import main
+from ocpp_station.shell.logs import JsonFormatter, RedactingFilter, redact, station_trace_logger, trace_path
+from ocpp_station.shell.runtime import StationRuntime
+from ocpp_station.tools.harness.csms import ScriptedCsms
+from ocpp_station.tools.harness.settings import HarnessSettings
 from tests.link_bench import station_settings
 
 KEY = "0123456789abcdef0123456789abcdef01234567"

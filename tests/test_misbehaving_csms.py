@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.harness.csms import NO_RESPONSE, StationCall
-from ocpp_station.rpc import CallError, ErrorCode
+from ocpp_station.protocol.rpc import CallError, ErrorCode
+from ocpp_station.tools.harness.csms import NO_RESPONSE, StationCall
 from tests.link_bench import Bench, bench, overlapping_calls
 
 RULES = {"MessageTimeout": "1", "TransactionMessageAttempts": "3", "TransactionMessageRetryInterval": "1"}

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ocpp_station.clock import ManualClock, iso_utc, parse_iso
-from ocpp_station.configuration import ConfigStatus
 from ocpp_station.hardware.simulated import SimulatedStation
-from ocpp_station.metering import sampled_values
+from ocpp_station.station.clock import ManualClock, iso_utc, parse_iso
+from ocpp_station.station.configuration import ConfigStatus
+from ocpp_station.station.metering import sampled_values
 from tests.core_driver import CoreDriver
 
 

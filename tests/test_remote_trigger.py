@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.clock import iso_utc, parse_iso
-from ocpp_station.rpc import Call, CallError, CallResult
+from ocpp_station.protocol.rpc import Call, CallError, CallResult
+from ocpp_station.station.clock import iso_utc, parse_iso
 from tests.core_driver import CoreDriver
 
 SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Voltage"

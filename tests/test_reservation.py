@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ocpp_station.clock import iso_utc
-from ocpp_station.rpc import CallResult
+from ocpp_station.protocol.rpc import CallResult
+from ocpp_station.station.clock import iso_utc
 from tests.core_driver import CoreDriver
 
 

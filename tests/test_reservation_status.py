@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.clock import iso_utc
-from ocpp_station.rpc import CallResult
+from ocpp_station.protocol.rpc import CallResult
+from ocpp_station.station.clock import iso_utc
 from tests.core_driver import CoreDriver
 
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocpp_station.clock import iso_utc, parse_iso
-from ocpp_station.rpc import CallError, dumps
+from ocpp_station.protocol.rpc import CallError, dumps
+from ocpp_station.station.clock import iso_utc, parse_iso
 from tests.core_driver import CoreDriver, result
 
 CPMAX, TXD, TX = "ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.harness.cases.smart_charging import LOCAL, expected_periods
-from ocpp_station.rpc import CallResult
+from ocpp_station.protocol.rpc import CallResult
 from ocpp_station.settings import SettingsError, parse_settings
-from ocpp_station.smart_charging import MAX_COMPOSITE_DURATION_S
+from ocpp_station.station.profiles.smart_charging import MAX_COMPOSITE_DURATION_S
+from ocpp_station.tools.harness.cases.smart_charging import LOCAL, expected_periods
 from tests.core_driver import CoreDriver
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.clock import ManualClock
 from ocpp_station.hardware.simulated import SimulatedStation
-from ocpp_station.rpc import CallError
+from ocpp_station.protocol.rpc import CallError
+from ocpp_station.station.clock import ManualClock
 from tests.core_driver import CoreDriver, result
 
 

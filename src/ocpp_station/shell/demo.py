@@ -1,0 +1,136 @@
+"""The demo: an embedded central system on loopback and one station against it.
+
+The central system is deliberately small: it accepts the station, answers every request the happy
+way (any idTag is Accepted except ones starting with "BAD", which are Invalid, so both paths can be
+tried by hand), numbers transactions, and lets a user send calls with the control API's help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.typing import Subprotocol
+
+from ocpp_station.protocol.rpc import Call, CallResult, FrameError, IgnoredFrame, encode, parse_frame
+from ocpp_station.shell.api import ControlApi, DictStationDirectory
+from ocpp_station.shell.runtime import StationRuntime
+from ocpp_station.station.clock import iso_utc
+
+log = logging.getLogger("ocpp_station.demo")
+
+
+class DemoCentralSystem:
+    def __init__(self) -> None:
+        self._server: Server | None = None
+        self._transaction_ids = itertools.count(1)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = await serve(self._handle, host, port, subprotocols=[Subprotocol("ocpp1.6")])
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = next(iter(self._server.sockets)).getsockname()[:2]
+        return f"ws://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        async for text in ws:
+            try:
+                message = parse_frame(text)
+            except (FrameError, IgnoredFrame):
+                continue
+            if isinstance(message, Call):
+                await ws.send(encode(CallResult(message.unique_id, self.answer(message.action, message.payload))))
+
+    def answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        now = iso_utc(time.time())
+        if action == "BootNotification":
+            return {"status": "Accepted", "currentTime": now, "interval": 60}
+        if action == "Heartbeat":
+            return {"currentTime": now}
+        if action in ("Authorize", "StartTransaction"):
+            status = "Invalid" if str(payload.get("idTag", "")).upper().startswith("BAD") else "Accepted"
+            result: dict[str, Any] = {"idTagInfo": {"status": status}}
+            if action == "StartTransaction":
+                result["transactionId"] = next(self._transaction_ids)
+            return result
+        if action == "DataTransfer":
+            return {"status": "UnknownVendorId"}
+        return {}
+
+
+def _readable(record: logging.LogRecord) -> str:
+    text = record.getMessage()
+    station, arrow, frame = text.partition(" → ") if " → " in text else text.partition(" ← ")
+    try:
+        parsed = json.loads(frame)
+    except ValueError:
+        return text
+    kind = {2: "CALL", 3: "RESULT", 4: "ERROR"}.get(parsed[0], "?")
+    what = parsed[2] if parsed[0] == 2 else ""
+    body = json.dumps(parsed[3] if parsed[0] == 2 else parsed[2] if parsed[0] == 3 else parsed[2:], ensure_ascii=False)
+    return f"{station} {arrow.strip()} {kind:6} {what} {body}"
+
+
+class _TraceFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.formatTime(record, '%H:%M:%S')} {_readable(record)}"
+
+
+async def run_demo(api_host: str, api_port: int, data_dir: Path | None) -> None:
+    trace = logging.getLogger("ocpp_station.trace.demo")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TraceFormatter())
+    trace.addHandler(handler)
+    trace.propagate = False
+    trace.setLevel(logging.INFO)
+    # The OCPP trace is the demo's story; HTTP access and socket chatter would drown it.
+    for noisy in ("aiohttp.access", "websockets.server", "websockets.client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    central = DemoCentralSystem()
+    await central.start()
+    workdir = data_dir or Path(tempfile.mkdtemp(prefix="ocpp-station-demo-"))
+    runtime = StationRuntime(csms_url=central.url, charge_box_id="DEMO-CP-1", data_dir=workdir, trace=trace)
+    directory = DictStationDirectory()
+    api = ControlApi(directory)
+    try:
+        await api.start(api_host, api_port)
+        await runtime.start()
+        directory.add(runtime)
+        base = api.base_url
+        print(
+            f"""
+ocpp-station demo: station DEMO-CP-1 is connected to an embedded central system at {central.url}
+  data dir     {workdir}
+  control API  {base}/api/state      (OpenAPI: {base}/api/openapi.json)
+
+Try, in another terminal:
+  curl -s {base}/api/state
+  curl -s -X POST {base}/api/connectors/1/plug
+  curl -s -X POST {base}/api/rfid -H 'Content-Type: application/json' -d '{{"idTag": "DEMO1234"}}'
+  curl -s -X POST {base}/api/rfid -H 'Content-Type: application/json' -d '{{"idTag": "DEMO1234"}}'   # stops
+  curl -s -X POST {base}/api/connectors/1/unplug
+  curl -s -X POST {base}/api/network -H 'Content-Type: application/json' -d '{{"online": false}}'
+(idTags starting with BAD are refused.) The OCPP traffic is logged below. Ctrl-C stops.
+""",
+            flush=True,
+        )
+        await asyncio.Event().wait()
+    finally:
+        await runtime.stop()
+        await api.stop()
+        await central.stop()

@@ -1,0 +1,570 @@
+"""The charging station core: plain Python driven by events and an injected clock, no I/O.
+
+The link shell feeds it inbound calls (`handle_call`), asks it what to send next (`next_call`),
+reports the fate of what it sent (`on_result` / `on_failure`) and wakes it at `next_deadline()`.
+Hardware and the control API reach it through `HardwareListener` and `ControlledStation`.
+The behaviour of each OCPP feature profile lives in its own module; this module is the hub:
+registration (BootNotification, Heartbeat), StatusNotification, the outbound queues and dispatch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from ocpp_station.hardware.interfaces import StationHardware
+from ocpp_station.protocol import schemas
+from ocpp_station.protocol.rpc import Call, CallError, CallResult, ErrorCode, Message, new_unique_id
+from ocpp_station.settings import StationSettings
+from ocpp_station.shell.control import ControlError
+from ocpp_station.station.clock import Clock, iso_utc, parse_iso
+from ocpp_station.station.configuration import Configuration
+from ocpp_station.station.connector import Connector, Status, derive_station_status, derive_status
+from ocpp_station.station.outbox import OutboundCall, Payload, StatusEntry, Timers
+from ocpp_station.stores.sqlite import Store
+
+log = logging.getLogger("ocpp_station.station")
+
+# OCPP 1.6 §4.2.1: with interval 0 the station picks a sane, non-flooding retry delay itself.
+DEFAULT_BOOT_RETRY_S = 30.0
+# StatusNotifications waiting to be sent before they are collapsed to the latest per connector.
+STATUS_QUEUE_LIMIT = 64
+# Retry after a BootNotification that got no answer at all.
+BOOT_FAILURE_RETRY_S = 10.0
+
+
+class Registration(StrEnum):
+    BOOTING = "Booting"  # no BootNotification.conf yet
+    PENDING = "Pending"
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+
+
+Handler = Callable[[Payload], Payload]
+
+
+class CallRejected(Exception):
+    """A handler's way to answer with a CallError (e.g. PropertyConstraintViolation)."""
+
+    def __init__(self, code: ErrorCode, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+class Station:
+    """One charging station. Owns no thread, task or socket (fleet tests run thousands per process)."""
+
+    def __init__(
+        self,
+        *,
+        charge_box_id: str,
+        settings: StationSettings,
+        configuration: Configuration,
+        store: Store,
+        clock: Clock,
+        hardware: StationHardware,
+    ) -> None:
+        from ocpp_station.station.profiles.core_profile import CoreProfile
+        from ocpp_station.station.profiles.firmware_management import FirmwareManagement
+        from ocpp_station.station.profiles.local_auth_list_management import LocalAuthListManagement
+        from ocpp_station.station.profiles.remote_trigger import RemoteTrigger
+        from ocpp_station.station.profiles.reservation import Reservation
+        from ocpp_station.station.profiles.smart_charging import SmartCharging
+
+        self._charge_box_id = charge_box_id
+        self.settings = settings
+        self.config = configuration
+        self.store = store
+        self.clock = clock
+        self.hardware = hardware
+        self.timers = Timers()
+        self.connectors = [Connector(i + 1) for i in range(len(hardware.connectors))]
+        self.station_inoperative = store.get_meta("inoperative.0") == "1"
+        self.station_fault: str | None = None
+        self.station_fault_info: str | None = None
+        self._station_reported: Status | None = None
+        for c in self.connectors:
+            c.inoperative = store.get_meta(f"inoperative.{c.connector_id}") == "1"
+            hw = hardware.connectors[c.connector_id - 1]
+            c.plugged = hw.plugged
+            c.cable_in_socket = hw.cable_in_socket
+            c.ev_ready = hw.ev_ready
+            c.fault = hw.fault
+
+        self.registration = Registration.BOOTING
+        self.connected = False
+        self.network_enabled = True
+        self._boot_not_before = 0.0
+        self._boot_in_flight = False
+        self._heartbeat_due = False
+        self._status_queue: deque[StatusEntry] = deque()
+        self._sent_status: dict[int, str] = {}
+        self._outbox: deque[OutboundCall] = deque()
+        self._waker: Callable[[], None] = lambda: None
+        self._deferred: list[Callable[[], None]] = []
+        # Reported through TriggerMessage; the Firmware Management module moves them on.
+        self.diagnostics_status = "Idle"
+        self.firmware_status = "Idle"
+        self.reset_request: str | None = None  # "Soft" / "Hard" once a Reset was accepted
+        self.network_listener: Callable[[bool], None] = lambda online: None
+
+        self.core = CoreProfile(self)
+        self.local_list = LocalAuthListManagement(self)
+        self.remote_trigger = RemoteTrigger(self)
+        self.reservation = Reservation(self)
+        self.firmware = FirmwareManagement(self)
+        self.smart_charging = SmartCharging(self)
+        self._handlers: dict[str, Handler] = {}
+        for profile in (
+            self.core,
+            self.local_list,
+            self.remote_trigger,
+            self.reservation,
+            self.firmware,
+            self.smart_charging,
+        ):
+            self._handlers.update(profile.handlers())
+        configuration.subscribe(self._on_config_changed)
+        hardware.set_listener(self.core)
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def charge_box_id(self) -> str:
+        return self._charge_box_id
+
+    def set_waker(self, waker: Callable[[], None]) -> None:
+        self._waker = waker
+
+    def wake(self) -> None:
+        self._waker()
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def defer(self, action: Callable[[], None]) -> None:
+        """Run `action` once the response to the current call has been sent (e.g. OCTT TC_018_1 order)."""
+        self._deferred.append(action)
+
+    def after_response(self) -> None:
+        actions, self._deferred = self._deferred, []
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                # The .conf is already sent: a failing follow-up must not take the link down with it.
+                log.exception("%s: internal error after a response", self.charge_box_id)
+        if actions:
+            self.wake()
+
+    def mono(self) -> float:
+        return self.clock.monotonic()
+
+    def connector(self, connector_id: int) -> Connector:
+        if not 1 <= connector_id <= len(self.connectors):
+            raise ControlError(404, f"no connector {connector_id} (this station has {len(self.connectors)})")
+        return self.connectors[connector_id - 1]
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Power on: recover from the store, then register (OCPP 1.6 §4.2: BootNotification after every boot)."""
+        self.core.recover()
+        self.registration = Registration.BOOTING
+        self._boot_not_before = self.mono()
+        self.wake()
+
+    def on_connected(self) -> None:
+        self.connected = True
+        # The statuses queued while offline too: the current status, not the history (OCTT TC_037_1, TC_039).
+        self._collapse_statuses()
+        self.wake()
+
+    def on_disconnected(self) -> None:
+        self.connected = False
+        self.wake()  # whoever waits for the queue to drain must learn the link is gone
+        self._boot_in_flight = False
+        self._heartbeat_due = False
+        pending, self._outbox = self._outbox, deque()
+        for call in pending:
+            if call.on_failure is not None:
+                call.on_failure("disconnected")
+        self._collapse_statuses()
+
+    def _collapse_statuses(self) -> None:
+        # OCPP 1.6 §4.9: after an offline period report the current status, not the history (in event order).
+        latest: dict[int, StatusEntry] = {}
+        for entry in self._status_queue:
+            latest.pop(entry.connector_id, None)
+            latest[entry.connector_id] = entry
+        self._status_queue = deque(
+            e
+            for e in latest.values()
+            if self._sent_status.get(e.connector_id) != e.payload["status"] or e.payload["errorCode"] != "NoError"
+        )
+
+    @property
+    def online(self) -> bool:
+        return self.connected and self.registration == Registration.ACCEPTED
+
+    # -- timers -----------------------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        deadlines = [d for d in (self.timers.next_deadline(), self._status_deadline()) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def tick(self) -> None:
+        if self.timers.fire_due(self.mono()):
+            self.wake()
+
+    def _status_deadline(self) -> float | None:
+        if not self._status_queue or not self.online:
+            return None
+        return min(e.eligible_at for e in self._status_queue)
+
+    # -- outbound ---------------------------------------------------------------------------------
+    def next_call(self) -> OutboundCall | None:
+        """The next message to send now, or None (OCPP 1.6 §4.2.1 governs what may go before Accepted)."""
+        if not self.connected:
+            return None
+        now = self.mono()
+        if self.registration != Registration.ACCEPTED:
+            if self._boot_in_flight or now < self._boot_not_before:
+                return self.remote_trigger.pop_allowed_while_pending()
+            self._boot_in_flight = True
+            return OutboundCall(
+                "BootNotification",
+                self._boot_payload(),
+                new_unique_id(),
+                on_result=self._on_boot_result,
+                on_failure=self._on_boot_failure,
+            )
+        for index, entry in enumerate(self._status_queue):
+            if entry.eligible_at <= now:
+                del self._status_queue[index]
+                return self._status_call(entry)
+        if self._outbox:
+            return self._outbox.popleft()
+        queued = self.core.next_queued_call()
+        if queued is not None:
+            return queued
+        if self._heartbeat_due:
+            self._heartbeat_due = False
+            return OutboundCall("Heartbeat", {}, new_unique_id(), on_result=self._on_heartbeat_result)
+        return None
+
+    def send(
+        self,
+        action: str,
+        payload: Payload,
+        on_result: Callable[[Payload], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
+        *,
+        first: bool = False,
+    ) -> None:
+        """Queue a message that is not transaction-related (it may overtake the queue, OCPP 1.6 §3.7)."""
+        call = OutboundCall(action, payload, new_unique_id(), on_result, on_failure)
+        if first:
+            self._outbox.appendleft(call)
+        else:
+            self._outbox.append(call)
+        self.wake()
+
+    def on_result(self, call: OutboundCall, payload: Payload) -> None:
+        if call.queue_seq is not None:
+            self.core.on_queued_result(call, payload)
+        elif call.on_result is not None:
+            call.on_result(payload)
+        self.wake()
+
+    def on_failure(self, call: OutboundCall, reason: str) -> str:
+        """reason: 'error' (CallError), 'timeout' (no answer in time) or 'disconnected' (link lost).
+
+        Returns what happens to the message next, for the link's one log line about the event."""
+        if call.queue_seq is not None:
+            outcome = self.core.on_queued_failure(call, reason)
+        else:
+            if call.on_failure is not None:
+                call.on_failure(reason)
+            if call.action == "BootNotification":
+                outcome = f"BootNotification sent again in {BOOT_FAILURE_RETRY_S:g} s"
+            else:
+                outcome = "not resent (only transaction-related messages are retried, OCPP 1.6 §3.7)"
+        self.wake()
+        return outcome
+
+    # -- registration -------------------------------------------------------------------------------
+    def _boot_payload(self) -> Payload:
+        ident = self.settings.identity
+        payload: Payload = {
+            "chargePointVendor": ident.vendor,
+            "chargePointModel": ident.model,
+            "chargePointSerialNumber": ident.serial_number,
+            "firmwareVersion": self.firmware_version(),
+            "meterType": ident.meter_type,
+            "meterSerialNumber": ident.meter_serial_number,
+        }
+        return {k: v for k, v in payload.items() if v}
+
+    def firmware_version(self) -> str:
+        return self.store.get_meta("firmware_version") or self.settings.identity.firmware_version
+
+    def _on_boot_result(self, payload: Payload) -> None:
+        self._boot_in_flight = False
+        status = payload["status"]
+        interval = int(payload["interval"])
+        try:
+            self.clock.set_now(parse_iso(payload["currentTime"]))
+        except ValueError:
+            log.warning("%s: BootNotification.conf currentTime unreadable: %r", self.charge_box_id, payload)
+        if status == "Accepted":
+            self.registration = Registration.ACCEPTED
+            if interval > 0:
+                self.config.set_internal("HeartbeatInterval", str(interval))
+            self._arm_heartbeat()
+            # Errata v4.0 3.22: after acceptance report connector 0 and every connector.
+            self._status_queue.clear()
+            self._station_reported = None
+            for c in self.connectors:
+                c.reported = None
+            self.refresh_status()
+            self.core.on_accepted()
+            self.firmware.on_accepted()
+        else:
+            self.registration = Registration(status)
+            # OCPP 1.6 §4.2.1: interval = minimum wait before the next BootNotification.
+            delay = float(interval) if interval > 0 else DEFAULT_BOOT_RETRY_S
+            self._boot_not_before = self.mono() + delay
+            self.timers.arm("boot", self._boot_not_before, self.wake)
+
+    def _on_boot_failure(self, reason: str) -> None:
+        self._boot_in_flight = False
+        if reason != "disconnected":
+            self._boot_not_before = self.mono() + BOOT_FAILURE_RETRY_S
+            self.timers.arm("boot", self._boot_not_before, self.wake)
+
+    def boot_now(self) -> None:
+        """A triggered BootNotification (OCPP 1.6 §4.2.1: the one reason to send it before the interval)."""
+        if self.registration != Registration.ACCEPTED:
+            self._boot_not_before = self.mono()
+            self.timers.cancel("boot")
+            self.wake()
+
+    def _arm_heartbeat(self) -> None:
+        interval = self.config.get_int("HeartbeatInterval")
+        if interval > 0:
+            self.timers.arm("heartbeat", self.mono() + interval, self._heartbeat_timer)
+        else:
+            self.timers.cancel("heartbeat")
+
+    def _heartbeat_timer(self) -> None:
+        # Offline there is nobody to tell; the reconnect itself shows the station is alive.
+        self._heartbeat_due = self.connected
+        self._arm_heartbeat()
+
+    def _on_heartbeat_result(self, payload: Payload) -> None:
+        try:
+            self.clock.set_now(parse_iso(payload["currentTime"]))
+        except ValueError:
+            log.warning("%s: Heartbeat.conf currentTime unreadable", self.charge_box_id)
+
+    def _on_config_changed(self, key: str, value: str) -> None:
+        if key == "HeartbeatInterval" and self.registration == Registration.ACCEPTED:
+            self._arm_heartbeat()
+        self.core.on_config_changed(key, value)
+
+    # -- StatusNotification --------------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        """Queue a StatusNotification for every connector whose derived status changed (OCPP 1.6 §4.9)."""
+        self.reservation.terminate_unusable()
+        self.reservation.sync()
+        self.firmware.on_facts_changed()
+        if self.registration != Registration.ACCEPTED:
+            return
+        station_status = derive_station_status(self.station_inoperative, self.station_fault)
+        if station_status != self._station_reported:
+            self._station_reported = station_status
+            self._queue_status(0, station_status, self.station_fault, self.station_fault_info)
+        for c in self.connectors:
+            status = derive_status(c, self.station_inoperative, self.station_fault)
+            if status != c.reported:
+                c.reported = status
+                self._queue_status(c.connector_id, status, c.fault, c.fault_info)
+
+    def report_error(self, connector_id: int, status: Status, error_code: str, info: str | None) -> None:
+        """A StatusNotification carrying an error that is not a status change (e.g. LocalListConflict)."""
+        self._queue_status(connector_id, status, error_code, info)
+
+    def _queue_status(self, connector_id: int, status: Status, error: str | None, info: str | None) -> None:
+        payload: Payload = {
+            "connectorId": connector_id,
+            "errorCode": error or "NoError",
+            "status": str(status),
+            "timestamp": iso_utc(self.now()),
+        }
+        if info:
+            payload["info"] = info[:50]
+        minimum = self.config.get_int("MinimumStatusDuration")
+        if minimum > 0:
+            # OCPP 1.6 §9.1.20: a status that lasted less than MinimumStatusDuration is not reported;
+            # and if the connector is back where the central system last saw it, there is nothing to say.
+            kept = deque(
+                e for e in self._status_queue if e.connector_id != connector_id or e.eligible_at <= self.mono()
+            )
+            suppressed = len(kept) != len(self._status_queue)
+            self._status_queue = kept
+            if suppressed and self._sent_status.get(connector_id) == str(status) and error is None:
+                return
+        self._status_queue.append(StatusEntry(connector_id, payload, self.mono() + max(0, minimum)))
+        if len(self._status_queue) > STATUS_QUEUE_LIMIT:
+            # Bounded under a flood of status changes (e.g. ChangeAvailability toggled thousands of times):
+            # keep each connector's latest, as after an offline period (OCPP 1.6 §4.9).
+            self._status_queue = deque({e.connector_id: e for e in self._status_queue}.values())
+        self.wake()
+
+    def _status_call(self, entry: StatusEntry) -> OutboundCall:
+        def sent(_: Payload) -> None:
+            self._sent_status[entry.connector_id] = entry.payload["status"]
+
+        def lost(reason: str) -> None:
+            if reason == "disconnected":
+                self._status_queue.appendleft(entry)
+
+        return OutboundCall("StatusNotification", entry.payload, new_unique_id(), sent, lost)
+
+    # -- inbound ------------------------------------------------------------------------------------
+    def handle_call(self, call: Call) -> Message | None:
+        """Answer one CS→CP call; None means no answer may be sent (Rejected registration, §4.2.1)."""
+        if self.registration == Registration.REJECTED:
+            log.info("%s: ignoring %s while registration is Rejected", self.charge_box_id, call.action)
+            return None
+        handler = self._handlers.get(call.action)
+        if handler is None:
+            return CallError(call.unique_id, *self._unhandled(call.action))
+        try:
+            schemas.validate_request(call.action, call.payload)
+        except schemas.SchemaViolation as exc:
+            return CallError(call.unique_id, exc.code, exc.description)
+        try:
+            response = handler(call.payload)
+        except CallRejected as exc:
+            return CallError(call.unique_id, exc.code, exc.description)
+        except Exception:
+            log.exception("%s: internal error handling %s", self.charge_box_id, call.action)
+            return CallError(call.unique_id, ErrorCode.INTERNAL_ERROR, f"{call.action} could not be processed")
+        try:
+            schemas.validate_response(call.action, response)
+        except schemas.SchemaViolation as exc:
+            log.error("%s: own %s response invalid: %s", self.charge_box_id, call.action, exc.description)
+            return CallError(call.unique_id, ErrorCode.INTERNAL_ERROR, "response failed validation")
+        return CallResult(call.unique_id, response)
+
+    def _unhandled(self, action: str) -> tuple[ErrorCode, str]:
+        # OCPP-J 1.6 §4.2.3: NotImplemented = unknown action; NotSupported = known but not supported.
+        if action in schemas.CS_TO_CP_ACTIONS or action in schemas.SECURITY_ACTIONS:
+            return ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this charge point"
+        if action in schemas.CP_TO_CS_ACTIONS:
+            return ErrorCode.NOT_SUPPORTED, f"{action} is sent by a charge point, not to one"
+        return ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}"
+
+    # -- ControlledStation ----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        now = self.now()
+        main = self.hardware.main_meter.read(now)
+        connectors: list[dict[str, Any]] = [
+            {
+                "connectorId": 0,
+                "status": str(derive_station_status(self.station_inoperative, self.station_fault)),
+                "errorCode": self.station_fault or "NoError",
+                "pluggedIn": False,
+                "transactionId": None,
+                "idTag": None,
+                "energyWh": round(main.energy_import_wh, 3),
+                "powerW": round(main.power_import_w, 3),
+            }
+        ]
+        for c in self.connectors:
+            hw = self.hardware.connectors[c.connector_id - 1]
+            reading = hw.meter.read(now)
+            tx = c.transaction
+            connectors.append(
+                {
+                    "connectorId": c.connector_id,
+                    "status": str(derive_status(c, self.station_inoperative, self.station_fault)),
+                    "errorCode": c.fault or "NoError",
+                    "pluggedIn": c.plugged,
+                    "cableInSocket": hw.cable_in_socket,
+                    "locked": hw.locked,
+                    "transactionId": None if tx is None else tx.transaction_id,
+                    "idTag": None if tx is None else tx.id_tag,
+                    "energyWh": round(reading.energy_import_wh, 3),
+                    "powerW": round(reading.power_import_w, 3),
+                }
+            )
+        return {
+            "chargeBoxId": self.charge_box_id,
+            "connected": self.connected,
+            # null until the first BootNotification.conf (the control API's contract)
+            "registration": None if self.registration == Registration.BOOTING else str(self.registration),
+            "connectors": connectors,
+        }
+
+    def _sim(self, connector_id: int) -> Any:
+        self.connector(connector_id)
+        hw = self.hardware.connectors[connector_id - 1]
+        if not hasattr(hw, "plug"):
+            raise ControlError(409, "this connector is real hardware, not a simulated one")
+        return hw
+
+    def _control(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except ValueError as exc:
+            raise ControlError(409, str(exc)) from None
+
+    def plug(self, connector_id: int) -> None:
+        hw = self._sim(connector_id)
+        self._control(lambda: hw.plug(self.now()))
+
+    def unplug(self, connector_id: int, side: str = "both") -> None:
+        hw = self._sim(connector_id)
+        self._control(lambda: hw.unplug(self.now(), side))
+
+    def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
+        if connector_id is not None:
+            self.connector(connector_id)
+        rfid = self.hardware.rfid
+        if not hasattr(rfid, "present"):
+            raise ControlError(409, "the RFID reader is real hardware, not a simulated one")
+        rfid.present(id_tag, connector_id)
+
+    def set_online(self, online: bool) -> None:
+        self.network_enabled = online
+        self.network_listener(online)
+
+    def set_fault(self, connector_id: int, error_code: str | None, info: str | None) -> None:
+        if connector_id == 0:
+            station_hw: Any = self.hardware
+            if hasattr(station_hw, "set_fault"):
+                station_hw.set_fault(error_code, info)
+            else:
+                self.core.on_fault_changed(0, error_code, info)
+            return
+        hw = self._sim(connector_id)
+        self._control(lambda: hw.set_fault(error_code, info))
+
+    def set_lock_failure(self, connector_id: int, failing: bool) -> None:
+        hw = self._sim(connector_id)
+        self._control(lambda: hw.fail_lock(failing))
+
+    def set_unlock_failure(self, connector_id: int, failing: bool) -> None:
+        hw = self._sim(connector_id)
+        self._control(lambda: hw.fail_unlock(failing))
+
+    def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
+        hw = self._sim(connector_id)
+        self._control(lambda: hw.suspend_ev(self.now(), suspended))
+
+    def set_local_list_failure(self, failing: bool) -> None:
+        self.local_list.storage_failing = failing

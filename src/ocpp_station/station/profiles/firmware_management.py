@@ -1,0 +1,429 @@
+"""The Firmware Management profile: UpdateFirmware and GetDiagnostics (OCPP 1.6 §4.4, §4.5, §5.9, §5.19).
+
+Pure state machines, driven by the clock and by the outcome of file jobs. The core never touches the
+network or a file: it hands out `FileJob`s (download an image, install it, upload a diagnostics archive),
+the runtime runs them (`file_jobs.py`: asyncio tasks over `file_transfer.py`) and reports back with
+`job_succeeded` / `job_failed`. Core tests complete jobs by hand.
+
+Firmware (TC_044_1/2/3): UpdateFirmware.conf → [wait for retrieveDate] → Downloading → (retries, each after
+retryInterval) → Downloaded | DownloadFailed. A downloaded image is installed as soon as no transaction runs;
+meanwhile every connector is Unavailable (errata 3.49; a running transaction keeps its status until it ends).
+Installing → the installer checks the image → InstallationFailed (connectors back to their own availability) or
+the new version is stored (meta `firmware_version`, what BootNotification reports) and the station restarts
+like a Soft reset; after the next accepted BootNotification and the StatusNotifications it sends Installed.
+The request survives restarts (meta `firmware.update`): an interrupted update starts over after the boot.
+
+Diagnostics (TC_045_1/2): GetDiagnostics.conf names the file → Uploading → (retries) → Uploaded | UploadFailed.
+
+`station.firmware_status` / `station.diagnostics_status` say what is in progress for TriggerMessage; both are
+Idle again once an outcome was reported, since Idle SHALL only be sent when nothing is in progress (§4.4, §4.5).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from ocpp_station.protocol.rpc import ErrorCode
+from ocpp_station.station.clock import parse_iso
+from ocpp_station.station.outbox import Payload
+
+if TYPE_CHECKING:
+    from ocpp_station.station.hub import Handler, Station
+
+log = logging.getLogger("ocpp_station.firmware")
+
+# When UpdateFirmware / GetDiagnostics leave them out, the station decides (OCPP 1.6 §6.25, §6.55).
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_INTERVAL_S = 60
+# Installing waits for FirmwareStatusNotification(Installing) to be answered before the restart can cut the
+# link, but no longer than this (offline the update goes on).
+INSTALLING_NOTICE_GRACE_S = 10.0
+SCHEMES = ("ftp", "ftps", "http", "https")  # SupportedFileTransferProtocols
+META_UPDATE = "firmware.update"
+META_REPORT = "firmware.report"
+_FW_TIMER = "firmware"
+_DIAG_TIMER = "diagnostics"
+
+
+class JobKind(StrEnum):
+    DOWNLOAD = "download"  # location → a local image; success result: the image's path (opaque to the core)
+    INSTALL = "install"  # image → success result: the firmware version the station runs after its restart
+    UPLOAD = "upload"  # a diagnostics archive named file_name, for the window start..stop, to location
+
+
+@dataclass(frozen=True, slots=True)
+class FileJob:
+    job_id: int
+    kind: JobKind
+    location: str = ""
+    image: str = ""
+    file_name: str = ""
+    start_time: float | None = None
+    stop_time: float | None = None
+
+
+class _Phase(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for retrieveDate or for the next retry
+    DOWNLOADING = "downloading"
+    WAITING_IDLE = "waiting-idle"  # downloaded; connectors held Unavailable until no transaction runs
+    ANNOUNCING = "announcing"  # Installing sent, waiting for its answer
+    INSTALLING = "installing"  # install job out
+
+
+@dataclass(slots=True)
+class _Update:
+    location: str
+    retrieve_at: float
+    retries: int
+    retry_interval: float
+    attempts: int = 0
+    phase: _Phase = _Phase.SCHEDULED
+    job_id: int | None = None
+    image: str = ""
+
+
+@dataclass(slots=True)
+class _Upload:
+    location: str
+    file_name: str
+    retries: int
+    retry_interval: float
+    start: float | None
+    stop: float | None
+    attempts: int = 0
+    job_id: int | None = None
+
+
+def _supported(location: str) -> bool:
+    try:
+        return urlsplit(location).scheme.lower() in SCHEMES
+    except ValueError:  # e.g. "ftp://[::1" (found by fuzzing: it crashed the link after the .conf)
+        return False
+
+
+def _retries(req: Payload) -> tuple[int, float]:
+    # Errata v4.0 3.50: `retries` counts retries, so retries=0 is a single attempt (OCTT TC_044_2, TC_045_2).
+    retries = req.get("retries")
+    interval = req.get("retryInterval")
+    return (
+        DEFAULT_RETRIES if retries is None else max(0, int(retries)),
+        float(DEFAULT_RETRY_INTERVAL_S if interval is None else max(0, int(interval))),
+    )
+
+
+class FirmwareManagement:
+    def __init__(self, station: Station) -> None:
+        self.st = station
+        self._jobs: deque[FileJob] = deque()
+        self._next_job_id = 0
+        self._update: _Update | None = None
+        self._upload: _Upload | None = None
+        self._holding = False  # connectors set Unavailable for an installation
+        self._resume()
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"UpdateFirmware": self.update_firmware, "GetDiagnostics": self.get_diagnostics}
+
+    # -- the shell's side: jobs out, outcomes in ------------------------------------------------------------
+    def next_job(self) -> FileJob | None:
+        return self._jobs.popleft() if self._jobs else None
+
+    def job_succeeded(self, job_id: int, result: str = "") -> None:
+        update, upload = self._update, self._upload
+        if update is not None and update.job_id == job_id:
+            update.job_id = None
+            if update.phase == _Phase.DOWNLOADING:
+                self._downloaded(update, result)
+            elif update.phase == _Phase.INSTALLING:
+                self._installed(update, result)
+        elif upload is not None and upload.job_id == job_id:
+            self._upload = None
+            self._diagnostics_outcome("Uploaded")
+        else:
+            log.debug("%s: outcome of superseded job %d ignored", self.st.charge_box_id, job_id)
+        self.st.wake()
+
+    def job_failed(self, job_id: int, reason: str) -> None:
+        update, upload = self._update, self._upload
+        if update is not None and update.job_id == job_id:
+            update.job_id = None
+            log.warning("%s: firmware %s failed: %s", self.st.charge_box_id, update.phase, reason)
+            if update.phase == _Phase.DOWNLOADING:
+                self._download_failed(update)
+            elif update.phase == _Phase.INSTALLING:
+                self._finish_update("InstallationFailed")
+        elif upload is not None and upload.job_id == job_id:
+            upload.job_id = None
+            log.warning("%s: diagnostics upload failed: %s", self.st.charge_box_id, reason)
+            if upload.attempts <= upload.retries:
+                self.st.timers.arm(_DIAG_TIMER, self.st.mono() + upload.retry_interval, self._upload_attempt)
+            else:
+                self._upload = None
+                self._diagnostics_outcome("UploadFailed")
+        self.st.wake()
+
+    def _queue_job(self, job: FileJob) -> int:
+        self._jobs.append(job)
+        self.st.wake()
+        return job.job_id
+
+    def _new_job_id(self) -> int:
+        self._next_job_id += 1
+        return self._next_job_id
+
+    # -- hooks from the station -------------------------------------------------------------------------------
+    def on_accepted(self) -> None:
+        """After a boot: report how the installation that caused it ended (TC_044_1 step 13)."""
+        report = self.st.store.get_meta(META_REPORT)
+        if report:
+            self._send_report(report)
+
+    def on_facts_changed(self) -> None:
+        """Connector facts changed (e.g. a transaction ended): an installation may be able to begin."""
+        update = self._update
+        if update is not None and update.phase == _Phase.WAITING_IDLE and not self._busy():
+            self._announce(update)
+
+    # -- UpdateFirmware ---------------------------------------------------------------------------------------
+    def update_firmware(self, req: Payload) -> Payload:
+        from ocpp_station.station.hub import CallRejected
+
+        try:
+            retrieve_at = parse_iso(req["retrieveDate"])
+        except ValueError:
+            raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "retrieveDate is not a date-time") from None
+        current = self._update
+        if current is not None and current.phase in (_Phase.ANNOUNCING, _Phase.INSTALLING):
+            # UpdateFirmware.conf has no status: an installation under way is not interrupted.
+            log.warning("%s: UpdateFirmware ignored: an installation is under way", self.st.charge_box_id)
+            return {}
+        retries, interval = _retries(req)
+        update = _Update(req["location"], retrieve_at, retries, interval)
+        self._persist(update)
+        self.st.defer(lambda: self._replace(update))
+        return {}
+
+    def _replace(self, update: _Update) -> None:
+        if self._update is not None:
+            log.info("%s: a new UpdateFirmware supersedes the one in progress", self.st.charge_box_id)
+            self._release_connectors()
+        self._update = update
+        self._schedule(update)
+
+    def _persist(self, update: _Update) -> None:
+        record = {
+            "location": update.location,
+            "retrieveAt": update.retrieve_at,
+            "retries": update.retries,
+            "retryInterval": update.retry_interval,
+        }
+        self.st.store.set_meta(META_UPDATE, json.dumps(record))
+
+    def _resume(self) -> None:
+        """An update a restart interrupted starts over (not before its retrieveDate)."""
+        raw = self.st.store.get_meta(META_UPDATE)
+        if not raw:
+            return
+        try:
+            record = json.loads(raw)
+            update = _Update(
+                str(record["location"]),
+                float(record["retrieveAt"]),
+                int(record["retries"]),
+                float(record["retryInterval"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: unreadable pending firmware update dropped", self.st.charge_box_id)
+            self.st.store.set_meta(META_UPDATE, "")
+            return
+        log.info("%s: resuming the firmware update from %s", self.st.charge_box_id, update.location)
+        self._update = update
+        self._schedule(update)
+
+    def _schedule(self, update: _Update) -> None:
+        update.phase = _Phase.SCHEDULED
+        delay = max(0.0, update.retrieve_at - self.st.now())
+        self.st.timers.arm(_FW_TIMER, self.st.mono() + delay, lambda: self._retrieve_due(update))
+
+    def _retrieve_due(self, update: _Update) -> None:
+        if update is not self._update:
+            return
+        early = update.retrieve_at - self.st.now()
+        if early > 0:  # the central system moved the clock back meanwhile
+            self.st.timers.arm(_FW_TIMER, self.st.mono() + early, lambda: self._retrieve_due(update))
+            return
+        self._download_attempt(update)
+
+    def _download_attempt(self, update: _Update) -> None:
+        if update is not self._update:
+            return
+        if not _supported(update.location):
+            log.warning("%s: cannot download %r: unsupported protocol", self.st.charge_box_id, update.location)
+            self._finish_update("DownloadFailed")
+            return
+        update.attempts += 1
+        if update.attempts == 1:
+            self._firmware_status("Downloading")
+        update.phase = _Phase.DOWNLOADING
+        update.job_id = self._queue_job(FileJob(self._new_job_id(), JobKind.DOWNLOAD, location=update.location))
+
+    def _download_failed(self, update: _Update) -> None:
+        if update.attempts <= update.retries:
+            update.phase = _Phase.SCHEDULED
+            self.st.timers.arm(
+                _FW_TIMER, self.st.mono() + update.retry_interval, lambda: self._download_attempt(update)
+            )
+        else:
+            self._finish_update("DownloadFailed")
+
+    def _downloaded(self, update: _Update, image: str) -> None:
+        update.image = image
+        self._firmware_status("Downloaded")
+        update.phase = _Phase.WAITING_IDLE
+        self._hold_connectors()  # refresh_status → on_facts_changed: announces at once when nothing runs
+        self.on_facts_changed()
+        if update.phase == _Phase.WAITING_IDLE:
+            log.info("%s: firmware downloaded; installing once the transactions end", self.st.charge_box_id)
+
+    def _busy(self) -> bool:
+        return any(c.transaction is not None for c in self.st.connectors)
+
+    def _hold_connectors(self) -> None:
+        # Errata 3.49: connectors not in use are Unavailable while the installation waits; a running
+        # transaction keeps its status, its connector turns Unavailable when it ends. Not persisted: after
+        # the restart (or a failure) every connector is back to the availability the store holds.
+        self._holding = True
+        for c in self.st.connectors:
+            c.inoperative = True
+            c.authorization = None
+        self.st.refresh_status()
+
+    def _release_connectors(self) -> None:
+        if not self._holding:
+            return
+        self._holding = False
+        for c in self.st.connectors:
+            c.inoperative = self.st.store.get_meta(f"inoperative.{c.connector_id}") == "1"
+        self.st.refresh_status()
+
+    def _announce(self, update: _Update) -> None:
+        update.phase = _Phase.ANNOUNCING
+        self._firmware_status("Installing", lambda _: self._install(update), lambda _: self._install(update))
+        self.st.timers.arm(_FW_TIMER, self.st.mono() + INSTALLING_NOTICE_GRACE_S, lambda: self._install(update))
+
+    def _install(self, update: _Update) -> None:
+        if update is not self._update or update.phase != _Phase.ANNOUNCING:
+            return
+        self.st.timers.cancel(_FW_TIMER)
+        if self._busy():  # a transaction slipped in (e.g. a connector made Operative meanwhile)
+            update.phase = _Phase.WAITING_IDLE
+            self._hold_connectors()
+            return
+        update.phase = _Phase.INSTALLING
+        update.job_id = self._queue_job(FileJob(self._new_job_id(), JobKind.INSTALL, image=update.image))
+
+    def _installed(self, update: _Update, version: str) -> None:
+        st = self.st
+        with st.store.transaction():
+            st.store.set_meta("firmware_version", version)
+            st.store.set_meta(META_REPORT, "Installed")
+            st.store.set_meta(META_UPDATE, "")
+        self._update = None
+        log.info("%s: firmware %s installed; restarting", st.charge_box_id, version)
+        # Like a Soft reset: the runtime lets the transaction-related queue drain, then boots again.
+        st.reset_request = "Soft"
+        st.wake()
+
+    def _finish_update(self, outcome: str) -> None:
+        self.st.timers.cancel(_FW_TIMER)
+        self.st.store.set_meta(META_UPDATE, "")
+        self._update = None
+        self._release_connectors()
+        self._firmware_status(outcome)
+        self.st.firmware_status = "Idle"
+
+    def _firmware_status(
+        self,
+        status: str,
+        on_result: Callable[[Payload], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        self.st.firmware_status = status
+        self.st.send("FirmwareStatusNotification", {"status": status}, on_result, on_failure)
+
+    def _send_report(self, report: str) -> None:
+        def delivered(_: Payload) -> None:
+            self.st.store.set_meta(META_REPORT, "")
+
+        def lost(reason: str) -> None:
+            if reason == "disconnected":
+                self._send_report(report)  # the outbox holds it until the link is back
+            else:
+                log.warning("%s: FirmwareStatusNotification(%s) not accepted", self.st.charge_box_id, report)
+                self.st.store.set_meta(META_REPORT, "")
+
+        self.st.send("FirmwareStatusNotification", {"status": report}, delivered, lost)
+
+    # -- GetDiagnostics ---------------------------------------------------------------------------------------
+    def get_diagnostics(self, req: Payload) -> Payload:
+        from ocpp_station.station.hub import CallRejected
+
+        try:
+            start = parse_iso(req["startTime"]) if "startTime" in req else None
+            stop = parse_iso(req["stopTime"]) if "stopTime" in req else None
+        except ValueError:
+            raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "startTime/stopTime not a date-time") from None
+        retries, interval = _retries(req)
+        upload = _Upload(req["location"], self._file_name(), retries, interval, start, stop)
+
+        def begin() -> None:
+            if self._upload is not None:
+                log.info("%s: a new GetDiagnostics supersedes the upload in progress", self.st.charge_box_id)
+            self._upload = upload
+            self._upload_attempt()
+
+        self.st.defer(begin)
+        return {"fileName": upload.file_name}
+
+    def _file_name(self) -> str:
+        safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", self.st.charge_box_id)[:100]
+        stamp = datetime.fromtimestamp(self.st.now(), UTC).strftime("%Y%m%dT%H%M%SZ")
+        return f"diagnostics-{safe_id}-{stamp}.zip"
+
+    def _upload_attempt(self) -> None:
+        upload = self._upload
+        if upload is None:
+            return
+        if not _supported(upload.location):
+            log.warning("%s: cannot upload to %r: unsupported protocol", self.st.charge_box_id, upload.location)
+            self._upload = None
+            self._diagnostics_outcome("UploadFailed")
+            return
+        upload.attempts += 1
+        if upload.attempts == 1:
+            self.st.diagnostics_status = "Uploading"
+            self.st.send("DiagnosticsStatusNotification", {"status": "Uploading"})
+        upload.job_id = self._queue_job(
+            FileJob(
+                self._new_job_id(),
+                JobKind.UPLOAD,
+                location=upload.location,
+                file_name=upload.file_name,
+                start_time=upload.start,
+                stop_time=upload.stop,
+            )
+        )
+
+    def _diagnostics_outcome(self, status: str) -> None:
+        self.st.timers.cancel(_DIAG_TIMER)
+        self.st.diagnostics_status = "Idle"
+        self.st.send("DiagnosticsStatusNotification", {"status": status})

@@ -1,0 +1,1 @@
+"""Implementations of the station's `Store` port."""
