@@ -19,8 +19,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.station.charging_schedule import ChargingProfile, Electrical, Transaction, composite_schedule
-from ocpp_station.station.clock import iso_utc
 
 NOW = 1_767_225_600.0 + 3 * 3600 + 17.25  # 2026-01-01T03:00:17.250Z
 WEEK = 7 * 86_400

@@ -22,14 +22,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the scenario lives in tests/
 
-from tests.local_list_load import LoadFigures, install_list, load_tag, start_without_authorize
-
 from ocpp_station.protocol.rpc import Call
 from ocpp_station.station.hub import Station
 from ocpp_station.tools.harness.case import LOCAL_AUTH_LIST_MANAGEMENT, CaseContext, TestCase
 from ocpp_station.tools.harness.runner import run_case
 from ocpp_station.tools.harness.settings import HarnessSettings
 from ocpp_station.tools.harness.station_under_test import in_process_factory
+from ocpp_station.tools.local_list_load import LoadFigures, install_list, load_tag, start_without_authorize
 
 
 async def main(entries: int, chunk: int) -> int:

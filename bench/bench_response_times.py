@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from ocpp_station.station.clock import iso_utc
+from ocpp_station.clock import iso_utc
 from ocpp_station.tools.harness.crash_safety import StationProcess
 from ocpp_station.tools.harness.csms import ScriptedCsms, TimingRecord
 from ocpp_station.tools.harness.report import percentile

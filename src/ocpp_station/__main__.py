@@ -1,5 +1,5 @@
 import sys
 
-from ocpp_station.shell.cli import main
+from ocpp_station.cli import main
 
 sys.exit(main())

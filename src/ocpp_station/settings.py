@@ -30,6 +30,7 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class Hardware:
+    driver: str = "simulated"  # chosen by the composition root (ocpp_station.assemble)
     connectors: int = 2
     fixed_cable: bool = True
     voltage_v: float = 230.0

@@ -1,6 +1,7 @@
 """Hardware interfaces the station core codes against, and the simulated default behind them."""
 
 from ocpp_station.hardware.interfaces import (
+    CHARGE_POINT_FAULT_CODES,
     ConnectorHardware,
     HardwareListener,
     MeterReading,
@@ -9,7 +10,6 @@ from ocpp_station.hardware.interfaces import (
     StationHardware,
 )
 from ocpp_station.hardware.simulated import (
-    ERROR_CODES,
     EvModel,
     SimulatedConnector,
     SimulatedRfidReader,
@@ -17,7 +17,7 @@ from ocpp_station.hardware.simulated import (
 )
 
 __all__ = [
-    "ERROR_CODES",
+    "CHARGE_POINT_FAULT_CODES",
     "ConnectorHardware",
     "EvModel",
     "HardwareListener",

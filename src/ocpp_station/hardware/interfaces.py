@@ -15,6 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ocpp.v16.enums import ChargePointErrorCode
+
+# OCPP 1.6 §7.6 ChargePointErrorCode without NoError: what hardware can report as a fault (NoError is the
+# absence of one, a cleared fault).
+CHARGE_POINT_FAULT_CODES: frozenset[str] = frozenset(code.value for code in ChargePointErrorCode) - {"NoError"}
+# Where a driver unplugs: "ev" = at the EV only (a detachable cable stays in the station's socket),
+# "both" = the whole cable.
+UNPLUG_SIDES: tuple[str, ...] = ("ev", "both")
+# IdToken is CiString20Type (OCPP 1.6 §7.24): a longer tag could never leave the station schema-valid.
+ID_TAG_MAX_LENGTH = 20
+
 
 @dataclass(frozen=True, slots=True)
 class MeterReading:
@@ -130,3 +141,29 @@ class StationHardware(Protocol):
         ...
 
     def set_listener(self, listener: HardwareListener) -> None: ...
+
+
+class SimulatorControls(Protocol):
+    """What a person does to a simulated station: the control API's plug, card, fault and EV buttons.
+
+    Real hardware has none (the composition root gives the runtime `None`). Each raises ValueError, with a
+    one-line reason, for what the hardware's state does not allow (plugging a plugged connector, ...).
+    """
+
+    def plug(self, now: float, connector_id: int) -> None: ...
+
+    def unplug(self, now: float, connector_id: int, side: str) -> None:
+        """side "ev": at the EV only (a detachable cable stays in the socket); "both": the whole cable."""
+        ...
+
+    def present_id_tag(self, id_tag: str, connector_id: int | None) -> None: ...
+
+    def set_fault(self, connector_id: int, error_code: str | None, info: str | None) -> None:
+        """Raise (an OCPP ChargePointErrorCode other than NoError) or clear (None); connector 0 = the station."""
+        ...
+
+    def set_lock_failure(self, connector_id: int, failing: bool) -> None: ...
+
+    def set_unlock_failure(self, connector_id: int, failing: bool) -> None: ...
+
+    def set_ev_suspended(self, now: float, connector_id: int, suspended: bool) -> None: ...

@@ -13,13 +13,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ocpp.v16.enums import ChargePointErrorCode
-
 from ocpp_station.hardware.interfaces import (
+    CHARGE_POINT_FAULT_CODES,
+    ID_TAG_MAX_LENGTH,
+    UNPLUG_SIDES,
     ConnectorHardware,
     HardwareListener,
     MeterReading,
     RfidReader,
+    SimulatorControls,
     StationHardware,
 )
 
@@ -27,14 +29,10 @@ AMBIENT_TEMPERATURE_C = 25.0
 # Temperature rise at full rated power: enough for HighTemperature tests to key off, never near a trip.
 FULL_POWER_TEMPERATURE_RISE_C = 15.0
 FREQUENCY_HZ = 50.0
-# IdToken is CiString20Type (OCPP 1.6 §7.24); a longer tag could never leave the station schema-valid.
-MAX_ID_TAG_LENGTH = 20
 
 _JUST_BELOW_FULL = math.nextafter(100.0, 0.0)
 
-ERROR_CODES: frozenset[str] = frozenset(code.value for code in ChargePointErrorCode) - {"NoError"}
 # Where the driver unplugs a cable: at the EV only, or the whole cable (EV end, then the station end).
-UNPLUG_SIDES: tuple[str, ...] = ("ev", "both")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +66,7 @@ def _check_time(now: float) -> None:
 
 
 def _check_error_code(code: str | None) -> None:
-    if code is not None and code not in ERROR_CODES:
+    if code is not None and code not in CHARGE_POINT_FAULT_CODES:
         raise ValueError(
             f"unknown error code {code!r}: expected an OCPP ChargePointErrorCode other than NoError, or None to clear"
         )
@@ -377,8 +375,8 @@ class SimulatedRfidReader:
 
     def present(self, id_tag: str, connector_id: int | None = None) -> None:
         """A card held to the reader; `connector_id` for stations with one reader per connector."""
-        if not 1 <= len(id_tag) <= MAX_ID_TAG_LENGTH:
-            raise ValueError(f"an idTag has 1 to {MAX_ID_TAG_LENGTH} characters, got {len(id_tag)}")
+        if not 1 <= len(id_tag) <= ID_TAG_MAX_LENGTH:
+            raise ValueError(f"an idTag has 1 to {ID_TAG_MAX_LENGTH} characters, got {len(id_tag)}")
         if connector_id is not None and (
             connector_id < 1 or (self._number_of_connectors is not None and connector_id > self._number_of_connectors)
         ):
@@ -495,6 +493,39 @@ class SimulatedStation:
             self._listener.on_fault_changed(0, code, info)
 
 
+class SimulatedControls:
+    """The `SimulatorControls` of a `SimulatedStation`: what the control API's buttons do to it."""
+
+    __slots__ = ("_station",)
+
+    def __init__(self, station: SimulatedStation) -> None:
+        self._station = station
+
+    def plug(self, now: float, connector_id: int) -> None:
+        self._station.connector(connector_id).plug(now)
+
+    def unplug(self, now: float, connector_id: int, side: str) -> None:
+        self._station.connector(connector_id).unplug(now, side)
+
+    def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
+        self._station.rfid.present(id_tag, connector_id)
+
+    def set_fault(self, connector_id: int, error_code: str | None, info: str | None) -> None:
+        if connector_id == 0:
+            self._station.set_fault(error_code, info)
+        else:
+            self._station.connector(connector_id).set_fault(error_code, info)
+
+    def set_lock_failure(self, connector_id: int, failing: bool) -> None:
+        self._station.connector(connector_id).fail_lock(failing)
+
+    def set_unlock_failure(self, connector_id: int, failing: bool) -> None:
+        self._station.connector(connector_id).fail_unlock(failing)
+
+    def set_ev_suspended(self, now: float, connector_id: int, suspended: bool) -> None:
+        self._station.connector(connector_id).suspend_ev(now, suspended)
+
+
 def _sum_phases(per_connector: Iterable[tuple[float, ...]], phases: int) -> tuple[float, ...]:
     totals = [0.0] * phases
     for currents in per_connector:
@@ -506,6 +537,6 @@ def _sum_phases(per_connector: Iterable[tuple[float, ...]], phases: int) -> tupl
 if TYPE_CHECKING:
     # Structural conformance is otherwise only checked where the core happens to receive the hardware.
     def _conforms(
-        station: SimulatedStation, connector: SimulatedConnector, rfid: SimulatedRfidReader
-    ) -> tuple[StationHardware, ConnectorHardware, RfidReader]:
-        return station, connector, rfid
+        station: SimulatedStation, connector: SimulatedConnector, rfid: SimulatedRfidReader, controls: SimulatedControls
+    ) -> tuple[StationHardware, ConnectorHardware, RfidReader, SimulatorControls]:
+        return station, connector, rfid, controls

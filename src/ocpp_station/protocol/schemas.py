@@ -18,8 +18,8 @@ from typing import Any
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from ocpp_station.clock import parse_iso
 from ocpp_station.protocol.rpc import ErrorCode
-from ocpp_station.station.clock import parse_iso
 
 _SCHEMA_PACKAGE = "ocpp.v16.schemas"
 
@@ -109,14 +109,6 @@ def _validator(name: str) -> Draft4Validator:
     # a CSMS's unreadable currentTime must not make its BootNotification.conf unusable.
     formats = None if name.endswith("Response") else _REQUEST_FORMATS
     return Draft4Validator(schema, format_checker=formats)
-
-
-def has_schema(action: str) -> bool:
-    try:
-        _validator(action)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def _code_for(error: ValidationError) -> ErrorCode:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, UNPLUG_SIDES
 from ocpp_station.shell.control import ControlError, ControlledStation
 
 __all__ = [
@@ -40,33 +41,6 @@ __all__ = [
 
 logger = logging.getLogger("ocpp_station.api")
 
-# OCPP 1.6 §7.6 ChargePointErrorCode without NoError: NoError is the absence of a fault, which is
-# what DELETE .../fault expresses, so accepting it on POST would make two spellings of one request.
-CHARGE_POINT_FAULT_CODES: frozenset[str] = frozenset(
-    {
-        "ConnectorLockFailure",
-        "EVCommunicationError",
-        "GroundFailure",
-        "HighTemperature",
-        "InternalError",
-        "LocalListConflict",
-        "OtherError",
-        "OverCurrentFailure",
-        "OverVoltage",
-        "PowerMeterFailure",
-        "PowerSwitchFailure",
-        "ReaderFailure",
-        "ResetFailure",
-        "UnderVoltage",
-        "WeakSignal",
-    }
-)
-
-# Where the driver unplugs: "ev" = at the EV only (a detachable cable stays in the station's socket),
-# "both" = the whole cable (the default).
-UNPLUG_SIDES: tuple[str, ...] = ("ev", "both")
-
-ID_TAG_MAX_LENGTH = 20  # OCPP 1.6 IdToken = CiString20Type
 FAULT_INFO_MAX_LENGTH = 50  # StatusNotification.req info = CiString50Type
 
 # Control requests are a few dozen bytes; a small cap keeps a confused client from making the
@@ -449,6 +423,7 @@ class _Routes:
         info = _optional_str_field(body, "info")
         if error_code == "NoError":
             raise _RequestError(422, "errorCode NoError is not a fault; DELETE the fault to clear it")
+        # NoError is not among them: it is what DELETE .../fault expresses (one spelling per request).
         if error_code not in CHARGE_POINT_FAULT_CODES:
             raise _RequestError(
                 422,

@@ -19,10 +19,10 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.protocol.rpc import Call, CallResult, FrameError, IgnoredFrame, encode, parse_frame
 from ocpp_station.shell.api import ControlApi, DictStationDirectory
 from ocpp_station.shell.runtime import StationRuntime
-from ocpp_station.station.clock import iso_utc
 
 log = logging.getLogger("ocpp_station.demo")
 

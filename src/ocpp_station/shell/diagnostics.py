@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocpp_station.clock import Clock, iso_utc
 from ocpp_station.shell.logs import (
     redact,  # the AuthorizationKey is write-only (security whitepaper §7): not in the archive
 )
-from ocpp_station.station.clock import Clock, iso_utc
 
 # Text kept per station (oldest entries go first): a day of a busy station's traffic, yet small enough for
 # fleet tests that run many stations in one process.

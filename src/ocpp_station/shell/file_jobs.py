@@ -14,16 +14,14 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ocpp_station.clock import Clock, iso_utc
 from ocpp_station.shell.diagnostics import StationLog, build_archive, trace_tap
 from ocpp_station.shell.file_transfer import FileTransfers, NetworkFileTransfers, TransferError
 from ocpp_station.shell.firmware_image import FirmwareInstaller, ImageError, SimulatedInstaller
-from ocpp_station.station.clock import Clock, iso_utc
+from ocpp_station.station.hub import Station
 from ocpp_station.station.profiles.firmware_management import FileJob, JobKind
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Station
 
 log = logging.getLogger("ocpp_station.file_jobs")
 

@@ -38,8 +38,17 @@ def station_url(csms_url: str, charge_box_id: str) -> str:
 
 
 class Link:
-    def __init__(self, station: Station, csms_url: str, trace: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        station: Station,
+        csms_url: str,
+        trace: logging.Logger | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
         self.st = station
+        # The reconnection jitter's source: seeded by a test or a fleet for runs that repeat.
+        self._rng = rng or random.Random()
         self.url = station_url(csms_url, station.charge_box_id)
         self.trace = trace or logging.getLogger("ocpp_station.trace")
         self._send_wake = asyncio.Event()
@@ -118,7 +127,7 @@ class Link:
                     self.st.on_disconnected()
                     log.info("%s: disconnected", self.st.charge_box_id)
             # Capped exponential back-off with jitter (OCPP-J errata 3.4: do not overload the CS).
-            delay = backoff * (0.5 + random.random() / 2)
+            delay = backoff * (0.5 + self._rng.random() / 2)
             backoff = min(backoff * 2, net.reconnect_max_s)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -221,7 +230,6 @@ class Link:
             self._pending[call.unique_id] = (call, future)
             try:
                 await self._send_text(ws, encode(Call(call.unique_id, call.action, call.payload)))
-                call.sent_at = asyncio.get_running_loop().time()
                 configured = self.st.config.get_int("MessageTimeout")
                 async with asyncio.timeout(configured if configured > 0 else timeout):
                     await future  # the reader has delivered the response

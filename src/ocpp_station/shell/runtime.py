@@ -11,22 +11,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
-from collections.abc import Mapping
+import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
-from ocpp_station.hardware.simulated import EvModel, SimulatedStation
+from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
+from ocpp_station.clock import Clock, SystemClock
+from ocpp_station.hardware.interfaces import SimulatorControls
 from ocpp_station.settings import StationSettings
 from ocpp_station.shell.control import ControlError
 from ocpp_station.shell.file_jobs import FileJobRunner
 from ocpp_station.shell.file_transfer import FileTransfers
 from ocpp_station.shell.firmware_image import FirmwareInstaller
 from ocpp_station.shell.link import Link
-from ocpp_station.station.clock import Clock, SystemClock
-from ocpp_station.station.configuration import Configuration, definitions_for
+from ocpp_station.shell.station_control import StationControl
 from ocpp_station.station.hub import Station
-from ocpp_station.stores.sqlite import Store
+from ocpp_station.stores.sqlite import SqliteStore
 
 log = logging.getLogger("ocpp_station.runtime")
 
@@ -34,6 +36,8 @@ log = logging.getLogger("ocpp_station.runtime")
 SOFT_RESET_DRAIN_S = 10.0
 # How long the simulated backup supply keeps the station up after a mains failure (OCTT TC_032_1).
 BACKUP_POWER_S = 10.0
+# How often the free disk space where the store lives is measured (queue_limits.py: StorageLow).
+DISK_CHECK_INTERVAL_S = 5.0
 
 
 def store_path(data_dir: Path, charge_box_id: str) -> Path:
@@ -41,7 +45,7 @@ def store_path(data_dir: Path, charge_box_id: str) -> Path:
     return data_dir / f"{safe}.sqlite"
 
 
-class StationRuntime:
+class StationRuntime(StationControl):
     def __init__(
         self,
         *,
@@ -71,9 +75,12 @@ class StationRuntime:
             transfers=transfers,
             installer=installer,
         )
-        self.hardware: SimulatedStation | None = None
+        self.hardware: BuiltHardware | None = None
         self._core: Station | None = None
-        self._store: Store | None = None
+        self._store: SqliteStore | None = None
+        # Free bytes where the store lives; a test replaces it to simulate a full disk.
+        self.free_disk: Callable[[], int] = lambda: shutil.disk_usage(self.data_dir).free
+        self._disk_checked_at = -math.inf
         self._link: Link | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._timer_wake = asyncio.Event()
@@ -84,53 +91,30 @@ class StationRuntime:
 
     # -- power ------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        store = Store(store_path(self.data_dir, self._charge_box_id))
+        store = SqliteStore(store_path(self.data_dir, self._charge_box_id))
         try:
-            config = Configuration(
-                store,
-                {**self.settings.configuration, **self.config_overrides},
-                definitions=definitions_for(fixed_cable=self.settings.hardware.fixed_cable),
+            if self.hardware is None:
+                self.hardware = build_hardware(self.settings.hardware, store)
+            core = assemble(
+                charge_box_id=self._charge_box_id,
+                settings=self.settings,
+                store=store,
+                hardware=self.hardware.station,
+                clock=self.clock,
+                config_overrides=self.config_overrides,
             )
-        except ValueError:
+        except Exception:
             store.close()
             raise
-        if self.hardware is None:
-            self.hardware = self._build_hardware(store)
-        core = Station(
-            charge_box_id=self._charge_box_id,
-            settings=self.settings,
-            configuration=config,
-            store=store,
-            clock=self.clock,
-            hardware=self.hardware,
-        )
         link = Link(core, self.csms_url, self.file_jobs.link_trace)
         core.set_waker(self._wake)
-        core.network_listener = link.set_online
         self._store, self._core, self._link = store, core, link
+        self._disk_checked_at = -math.inf
         self._timer_wake = asyncio.Event()
         core.start()
         self.boots += 1
         self.file_jobs.station_log.event(f"power on (boot {self.boots}), firmware {core.firmware_version()}")
         self._tasks = [asyncio.create_task(link.run()), asyncio.create_task(self._timer_loop(core))]
-
-    def _build_hardware(self, store: Store) -> SimulatedStation:
-        hw = self.settings.hardware
-        registers = [float(store.get_meta(f"energy.{n}") or 0.0) for n in range(1, hw.connectors + 1)]
-        return SimulatedStation(
-            hw.connectors,
-            fixed_cable=hw.fixed_cable,
-            voltage_v=hw.voltage_v,
-            phases=hw.phases,
-            max_current_a=hw.max_current_a,
-            ev=EvModel(
-                max_current_a=hw.ev_max_current_a,
-                phases=hw.phases,
-                battery_capacity_wh=hw.ev_battery_wh,
-                initial_soc_percent=hw.ev_initial_soc,
-            ),
-            initial_energy_wh=registers,
-        )
 
     async def stop(self) -> None:
         if self._link is not None:
@@ -166,6 +150,7 @@ class StationRuntime:
     async def _timer_loop(self, core: Station) -> None:
         while True:
             self._timer_wake.clear()
+            self._check_disk(core)
             core.tick()
             self.file_jobs.start_pending(core)
             if core.reset_request is not None:
@@ -179,6 +164,17 @@ class StationRuntime:
                 async with asyncio.timeout(timeout):
                     await self._timer_wake.wait()
 
+    def _check_disk(self, core: Station) -> None:
+        now = self.clock.monotonic()
+        if now - self._disk_checked_at < DISK_CHECK_INTERVAL_S:
+            return
+        self._disk_checked_at = now
+        try:
+            free: int | None = self.free_disk()
+        except OSError:
+            free = None
+        core.on_free_disk(free)
+
     async def power_failure(self, backup_s: float = BACKUP_POWER_S) -> None:
         """Mains lost on a station with a backup supply (OCTT TC_032_1): end every transaction (reason
         PowerLoss), report it while the backup lasts, then go down (a graceful power-off)."""
@@ -189,11 +185,12 @@ class StationRuntime:
         await self.stop()
 
     async def _drain(self, core: Station, limit_s: float) -> None:
-        """Let the queued transaction messages (and the statuses before them) out while online, up to limit_s."""
+        """Let what is queued out while online, up to limit_s: the transaction messages and what they caused (the
+        statuses after a StopTransaction, OCTT TC_016 step 5)."""
         # Every result the station processes wakes it (Station.wake), so wait on that, not on a clock.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit_s):
-                while core.store.queue_length() and core.online:
+                while core.has_messages_to_send() and core.online:
                     self._activity.clear()
                     await self._activity.wait()
 
@@ -223,7 +220,7 @@ class StationRuntime:
             return f"no connection within {timeout:.0f} s"
         return None if link.connected_once.is_set() else link.last_error
 
-    # -- ControlledStation (delegates to the current core, which a reset replaces) -------------------------
+    # -- ControlledStation (StationControl, over the current core, which a reset replaces) ----------------
     @property
     def core(self) -> Station:
         if self._core is None:
@@ -238,32 +235,12 @@ class StationRuntime:
     def charge_box_id(self) -> str:
         return self._charge_box_id
 
-    def state(self) -> dict[str, Any]:
-        return self.core.state()
+    def current_station(self) -> Station:
+        return self.core
 
-    def plug(self, connector_id: int) -> None:
-        self.core.plug(connector_id)
+    def simulator_controls(self) -> SimulatorControls | None:
+        return None if self.hardware is None else self.hardware.controls
 
-    def unplug(self, connector_id: int, side: str = "both") -> None:
-        self.core.unplug(connector_id, side)
-
-    def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
-        self.core.present_id_tag(id_tag, connector_id)
-
-    def set_online(self, online: bool) -> None:
-        self.core.set_online(online)
-
-    def set_fault(self, connector_id: int, error_code: str | None, info: str | None) -> None:
-        self.core.set_fault(connector_id, error_code, info)
-
-    def set_lock_failure(self, connector_id: int, failing: bool) -> None:
-        self.core.set_lock_failure(connector_id, failing)
-
-    def set_unlock_failure(self, connector_id: int, failing: bool) -> None:
-        self.core.set_unlock_failure(connector_id, failing)
-
-    def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
-        self.core.set_ev_suspended(connector_id, suspended)
-
-    def set_local_list_failure(self, failing: bool) -> None:
-        self.core.set_local_list_failure(failing)
+    def set_network(self, online: bool) -> None:
+        if self._link is not None:
+            self._link.set_online(online)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ocpp_station.station.clock import parse_iso
-from ocpp_station.station.profiles.local_auth_list_management import VALID_STATUSES
-from ocpp_station.stores.sqlite import IdTagEntry
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Station
+from ocpp_station.clock import parse_iso
+from ocpp_station.station.contract import StationContext
+from ocpp_station.station.ports import IdTagEntry, Store
+from ocpp_station.station.profiles.local_auth_list_management import VALID_STATUSES, LocalAuthListManagement
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +32,12 @@ CACHE_CAPACITY = 10_000
 
 
 class Authorizer:
-    __slots__ = ("_st",)
+    __slots__ = ("_local_list", "_st", "_store")
 
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: StationContext, store: Store, local_list: LocalAuthListManagement) -> None:
         self._st = station
+        self._store = store
+        self._local_list = local_list
 
     def _valid(self, entry: IdTagEntry, source: str) -> bool:
         # A locally known idTag whose validity has passed is not Accepted any more (OCPP 1.6 §3.5.1);
@@ -48,12 +48,12 @@ class Authorizer:
     def local_entry(self, id_tag: str) -> tuple[IdTagEntry, str] | None:
         """The local knowledge of an idTag: the list first (§3.5.3), then the cache."""
         config = self._st.config
-        if self._st.local_list.enabled():
-            entry = self._st.store.local_list_get(id_tag)
+        if self._local_list.enabled():
+            entry = self._store.local_list_get(id_tag)
             if entry is not None:
                 return entry, "list"
         if config.get_bool("AuthorizationCacheEnabled"):
-            entry = self._st.store.cache_get(id_tag)
+            entry = self._store.cache_get(id_tag)
             if entry is not None:
                 return entry, "cache"
         return None
@@ -98,11 +98,11 @@ class Authorizer:
     def remember(self, id_tag: str, id_tag_info: dict[str, Any]) -> None:
         """Update the cache from an IdTagInfo (Authorize / StartTransaction / StopTransaction .conf)."""
         st = self._st
-        listed = st.store.local_list_get(id_tag) if st.local_list.enabled() else None
+        listed = self._store.local_list_get(id_tag) if self._local_list.enabled() else None
         if listed is not None:
             # OCPP 1.6 §3.5.3 / errata v4.0 3.4: idTags in the local list are never cached; a verdict that
             # contradicts the list is a LocalListConflict (§3.5.2).
-            st.local_list.check_conflict(listed, id_tag_info)
+            self._local_list.check_conflict(listed, id_tag_info)
             return
         if not st.config.get_bool("AuthorizationCacheEnabled"):
             return
@@ -114,4 +114,4 @@ class Authorizer:
             except ValueError:
                 expiry = None
         entry = IdTagEntry(id_tag, id_tag_info["status"], expiry, id_tag_info.get("parentIdTag"))
-        st.store.cache_put(entry, st.now(), capacity=CACHE_CAPACITY)
+        self._store.cache_put(entry, st.now(), capacity=CACHE_CAPACITY)

@@ -33,7 +33,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from ocpp_station.station.clock import parse_iso
+from ocpp_station.clock import parse_iso
 
 
 class Purpose(StrEnum):

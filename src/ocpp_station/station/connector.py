@@ -55,7 +55,6 @@ class ActiveTransaction:
 class Connector:
     connector_id: int
     inoperative: bool = False  # ChangeAvailability Inoperative (persisted: OCPP 1.6 §5.2)
-    scheduled_inoperative: bool | None = None  # applied when the running transaction ends
     fault: str | None = None
     fault_info: str | None = None
     plugged: bool = False  # an EV is connected

@@ -11,20 +11,29 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from enum import StrEnum
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from ocpp_station.clock import Clock, iso_utc, parse_iso
 from ocpp_station.hardware.interfaces import StationHardware
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import Call, CallError, CallResult, ErrorCode, Message, new_unique_id
 from ocpp_station.settings import StationSettings
-from ocpp_station.shell.control import ControlError
-from ocpp_station.station.clock import Clock, iso_utc, parse_iso
+from ocpp_station.station.authorization import Authorizer
 from ocpp_station.station.configuration import Configuration
 from ocpp_station.station.connector import Connector, Status, derive_station_status, derive_status
+from ocpp_station.station.contract import CallRejected, Handler, NoSuchConnector, Registration
 from ocpp_station.station.outbox import OutboundCall, Payload, StatusEntry, Timers
-from ocpp_station.stores.sqlite import Store
+from ocpp_station.station.ports import Store
+from ocpp_station.station.profiles.core_profile import CoreProfile
+from ocpp_station.station.profiles.firmware_management import FirmwareManagement
+from ocpp_station.station.profiles.local_auth_list_management import LocalAuthListManagement
+from ocpp_station.station.profiles.remote_trigger import RemoteTrigger
+from ocpp_station.station.profiles.reservation import Reservation
+from ocpp_station.station.profiles.smart_charging import SmartCharging
+from ocpp_station.station.queue_limits import QueueGuard
+
+__all__ = ["CallRejected", "Handler", "Registration", "Station"]
 
 log = logging.getLogger("ocpp_station.station")
 
@@ -34,25 +43,6 @@ DEFAULT_BOOT_RETRY_S = 30.0
 STATUS_QUEUE_LIMIT = 64
 # Retry after a BootNotification that got no answer at all.
 BOOT_FAILURE_RETRY_S = 10.0
-
-
-class Registration(StrEnum):
-    BOOTING = "Booting"  # no BootNotification.conf yet
-    PENDING = "Pending"
-    ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
-
-
-Handler = Callable[[Payload], Payload]
-
-
-class CallRejected(Exception):
-    """A handler's way to answer with a CallError (e.g. PropertyConstraintViolation)."""
-
-    def __init__(self, code: ErrorCode, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
 
 
 class Station:
@@ -68,13 +58,6 @@ class Station:
         clock: Clock,
         hardware: StationHardware,
     ) -> None:
-        from ocpp_station.station.profiles.core_profile import CoreProfile
-        from ocpp_station.station.profiles.firmware_management import FirmwareManagement
-        from ocpp_station.station.profiles.local_auth_list_management import LocalAuthListManagement
-        from ocpp_station.station.profiles.remote_trigger import RemoteTrigger
-        from ocpp_station.station.profiles.reservation import Reservation
-        from ocpp_station.station.profiles.smart_charging import SmartCharging
-
         self._charge_box_id = charge_box_id
         self.settings = settings
         self.config = configuration
@@ -97,7 +80,6 @@ class Station:
 
         self.registration = Registration.BOOTING
         self.connected = False
-        self.network_enabled = True
         self._boot_not_before = 0.0
         self._boot_in_flight = False
         self._heartbeat_due = False
@@ -110,14 +92,29 @@ class Station:
         self.diagnostics_status = "Idle"
         self.firmware_status = "Idle"
         self.reset_request: str | None = None  # "Soft" / "Hard" once a Reset was accepted
-        self.network_listener: Callable[[bool], None] = lambda online: None
+        # Errata v4.0 3.35: a triggered BootNotification is rejected once Accepted, until the next reset, reboot
+        # or reconnect (a central system that restarted can then learn the vendor, model and firmware).
+        self.boot_trigger_allowed = False
+        # Messages go out in the order of the events that caused them: each queued item takes the next number.
+        self._order = 0
+        self._queued_order: dict[int, int] = {}  # durable queue seq → order (messages of this run)
 
-        self.core = CoreProfile(self)
-        self.local_list = LocalAuthListManagement(self)
-        self.remote_trigger = RemoteTrigger(self)
-        self.reservation = Reservation(self)
-        self.firmware = FirmwareManagement(self)
-        self.smart_charging = SmartCharging(self)
+        self.local_list = LocalAuthListManagement(self, store)
+        self.auth = Authorizer(self, store, self.local_list)
+        self.reservation = Reservation(self, store)
+        self.smart_charging = SmartCharging(self, store, lambda c: self.core.offer_energy(c))
+        self.queue_guard = QueueGuard(self, store)
+        self.firmware = FirmwareManagement(self, store)
+        self.remote_trigger = RemoteTrigger(self, hardware)
+        self.core = CoreProfile(
+            self,
+            store,
+            hardware,
+            auth=self.auth,
+            reservation=self.reservation,
+            smart_charging=self.smart_charging,
+            queue_guard=self.queue_guard,
+        )
         self._handlers: dict[str, Handler] = {}
         for profile in (
             self.core,
@@ -165,7 +162,7 @@ class Station:
 
     def connector(self, connector_id: int) -> Connector:
         if not 1 <= connector_id <= len(self.connectors):
-            raise ControlError(404, f"no connector {connector_id} (this station has {len(self.connectors)})")
+            raise NoSuchConnector(f"no connector {connector_id} (this station has {len(self.connectors)})")
         return self.connectors[connector_id - 1]
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -178,6 +175,8 @@ class Station:
 
     def on_connected(self) -> None:
         self.connected = True
+        if self.registration == Registration.ACCEPTED:
+            self.boot_trigger_allowed = True  # a reconnect (errata v4.0 3.35)
         # The statuses queued while offline too: the current status, not the history (OCTT TC_037_1, TC_039).
         self._collapse_statuses()
         self.wake()
@@ -204,6 +203,10 @@ class Station:
             for e in latest.values()
             if self._sent_status.get(e.connector_id) != e.payload["status"] or e.payload["errorCode"] != "NoError"
         )
+
+    def has_messages_to_send(self) -> bool:
+        """Something is queued: a status, a message of the outbox or a transaction-related message."""
+        return bool(self._status_queue or self._outbox or self.store.queue_length())
 
     @property
     def online(self) -> bool:
@@ -240,19 +243,36 @@ class Station:
                 on_result=self._on_boot_result,
                 on_failure=self._on_boot_failure,
             )
+        # In the order of the events that caused them: a transaction's StartTransaction before the Charging
+        # status it causes, its StopTransaction before the statuses and notifications that follow its end.
+        # A status held back by MinimumStatusDuration, or a queued message waiting for its retry, lets the
+        # others pass.
+        candidates: list[tuple[float, Callable[[], OutboundCall]]] = []
         for index, entry in enumerate(self._status_queue):
             if entry.eligible_at <= now:
-                del self._status_queue[index]
-                return self._status_call(entry)
+                candidates.append((entry.order, lambda index=index: self._pop_status(index)))  # type: ignore[misc]
+                break
         if self._outbox:
-            return self._outbox.popleft()
+            candidates.append((self._outbox[0].order, self._outbox.popleft))
         queued = self.core.next_queued_call()
         if queued is not None:
-            return queued
+            order = self._queued_order.get(queued.queue_seq or 0, 0)  # from an earlier run: before all of this one
+            candidates.append((order, lambda: queued))
+        if candidates:
+            return min(candidates, key=lambda c: c[0])[1]()
         if self._heartbeat_due:
             self._heartbeat_due = False
-            return OutboundCall("Heartbeat", {}, new_unique_id(), on_result=self._on_heartbeat_result)
+            return OutboundCall("Heartbeat", {}, new_unique_id(), on_result=self.on_heartbeat_result)
         return None
+
+    def _pop_status(self, index: int) -> OutboundCall:
+        entry = self._status_queue[index]
+        del self._status_queue[index]
+        return self._status_call(entry)
+
+    def _next_order(self) -> int:
+        self._order += 1
+        return self._order
 
     def send(
         self,
@@ -265,14 +285,25 @@ class Station:
     ) -> None:
         """Queue a message that is not transaction-related (it may overtake the queue, OCPP 1.6 §3.7)."""
         call = OutboundCall(action, payload, new_unique_id(), on_result, on_failure)
-        if first:
+        if first and self._outbox:
+            call.order = self._outbox[0].order - 0.5  # ahead of the others, still after what came before them
             self._outbox.appendleft(call)
         else:
+            call.order = self._next_order()
             self._outbox.append(call)
+        self.wake()
+
+    def waiting_calls(self) -> Iterable[OutboundCall]:
+        return self._outbox
+
+    def enqueue(self, action: str, payload: Payload, local_tx: int | None) -> None:
+        seq = self.store.enqueue(action, payload, local_tx, new_unique_id())
+        self._queued_order[seq] = self._next_order()
         self.wake()
 
     def on_result(self, call: OutboundCall, payload: Payload) -> None:
         if call.queue_seq is not None:
+            self._queued_order.pop(call.queue_seq, None)
             self.core.on_queued_result(call, payload)
         elif call.on_result is not None:
             call.on_result(payload)
@@ -284,6 +315,9 @@ class Station:
         Returns what happens to the message next, for the link's one log line about the event."""
         if call.queue_seq is not None:
             outcome = self.core.on_queued_failure(call, reason)
+            head = self.store.queue_head()
+            if head is None or head.seq != call.queue_seq:
+                self._queued_order.pop(call.queue_seq, None)  # dropped after its last attempt
         else:
             if call.on_failure is not None:
                 call.on_failure(reason)
@@ -320,6 +354,7 @@ class Station:
             log.warning("%s: BootNotification.conf currentTime unreadable: %r", self.charge_box_id, payload)
         if status == "Accepted":
             self.registration = Registration.ACCEPTED
+            self.boot_trigger_allowed = False
             if interval > 0:
                 self.config.set_internal("HeartbeatInterval", str(interval))
             self._arm_heartbeat()
@@ -350,6 +385,10 @@ class Station:
             self._boot_not_before = self.mono()
             self.timers.cancel("boot")
             self.wake()
+            return
+        # Errata v4.0 3.35, after a reconnect: the answer is handled as any BootNotification.conf.
+        self.boot_trigger_allowed = False
+        self.send("BootNotification", self._boot_payload(), self._on_boot_result, first=True)
 
     def _arm_heartbeat(self) -> None:
         interval = self.config.get_int("HeartbeatInterval")
@@ -363,7 +402,7 @@ class Station:
         self._heartbeat_due = self.connected
         self._arm_heartbeat()
 
-    def _on_heartbeat_result(self, payload: Payload) -> None:
+    def on_heartbeat_result(self, payload: Payload) -> None:
         try:
             self.clock.set_now(parse_iso(payload["currentTime"]))
         except ValueError:
@@ -416,7 +455,7 @@ class Station:
             self._status_queue = kept
             if suppressed and self._sent_status.get(connector_id) == str(status) and error is None:
                 return
-        self._status_queue.append(StatusEntry(connector_id, payload, self.mono() + max(0, minimum)))
+        self._status_queue.append(StatusEntry(connector_id, payload, self.mono() + max(0, minimum), self._next_order()))
         if len(self._status_queue) > STATUS_QUEUE_LIMIT:
             # Bounded under a flood of status changes (e.g. ChangeAvailability toggled thousands of times):
             # keep each connector's latest, as after an offline period (OCPP 1.6 §4.9).
@@ -468,7 +507,7 @@ class Station:
             return ErrorCode.NOT_SUPPORTED, f"{action} is sent by a charge point, not to one"
         return ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}"
 
-    # -- ControlledStation ----------------------------------------------------------------------------
+    # -- what the control API shows ---------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         now = self.now()
         main = self.hardware.main_meter.read(now)
@@ -510,61 +549,7 @@ class Station:
             "connectors": connectors,
         }
 
-    def _sim(self, connector_id: int) -> Any:
-        self.connector(connector_id)
-        hw = self.hardware.connectors[connector_id - 1]
-        if not hasattr(hw, "plug"):
-            raise ControlError(409, "this connector is real hardware, not a simulated one")
-        return hw
-
-    def _control(self, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except ValueError as exc:
-            raise ControlError(409, str(exc)) from None
-
-    def plug(self, connector_id: int) -> None:
-        hw = self._sim(connector_id)
-        self._control(lambda: hw.plug(self.now()))
-
-    def unplug(self, connector_id: int, side: str = "both") -> None:
-        hw = self._sim(connector_id)
-        self._control(lambda: hw.unplug(self.now(), side))
-
-    def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
-        if connector_id is not None:
-            self.connector(connector_id)
-        rfid = self.hardware.rfid
-        if not hasattr(rfid, "present"):
-            raise ControlError(409, "the RFID reader is real hardware, not a simulated one")
-        rfid.present(id_tag, connector_id)
-
-    def set_online(self, online: bool) -> None:
-        self.network_enabled = online
-        self.network_listener(online)
-
-    def set_fault(self, connector_id: int, error_code: str | None, info: str | None) -> None:
-        if connector_id == 0:
-            station_hw: Any = self.hardware
-            if hasattr(station_hw, "set_fault"):
-                station_hw.set_fault(error_code, info)
-            else:
-                self.core.on_fault_changed(0, error_code, info)
-            return
-        hw = self._sim(connector_id)
-        self._control(lambda: hw.set_fault(error_code, info))
-
-    def set_lock_failure(self, connector_id: int, failing: bool) -> None:
-        hw = self._sim(connector_id)
-        self._control(lambda: hw.fail_lock(failing))
-
-    def set_unlock_failure(self, connector_id: int, failing: bool) -> None:
-        hw = self._sim(connector_id)
-        self._control(lambda: hw.fail_unlock(failing))
-
-    def set_ev_suspended(self, connector_id: int, suspended: bool) -> None:
-        hw = self._sim(connector_id)
-        self._control(lambda: hw.suspend_ev(self.now(), suspended))
-
-    def set_local_list_failure(self, failing: bool) -> None:
-        self.local_list.storage_failing = failing
+    # -- events from the shell -----------------------------------------------------------------------
+    def on_free_disk(self, free_bytes: int | None) -> None:
+        """The free space where the store lives, measured by the shell (None: cannot be measured)."""
+        self.queue_guard.on_free_disk(free_bytes)

@@ -23,7 +23,7 @@ class OutboundCall:
     # Called on a CallError, a response timeout or a lost link; the argument says which.
     on_failure: Callable[[str], None] | None = None
     queue_seq: int | None = None  # set for durable transaction-related messages (OCPP 1.6 §3.7)
-    sent_at: float = 0.0
+    order: float = 0.0  # the causal order of the event that queued it (Station.next_call)
 
 
 @dataclass(slots=True)
@@ -33,6 +33,7 @@ class StatusEntry:
     connector_id: int
     payload: Payload
     eligible_at: float  # MinimumStatusDuration (OCPP 1.6 §9.1.20): not before this monotonic time
+    order: int = 0  # the causal order of the status change (Station.next_call)
 
 
 @dataclass(order=True, slots=True)
@@ -65,9 +66,6 @@ class Timers:
         old = self._by_key.pop(key, None)
         if old is not None:
             old.cancelled = True
-
-    def armed(self, key: Hashable) -> bool:
-        return key in self._by_key
 
     def cancel_all(self) -> None:
         self._heap.clear()

@@ -17,33 +17,33 @@ Policy (README "Reliability"):
 from __future__ import annotations
 
 import logging
-import shutil
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ocpp_station.station.connector import derive_station_status
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Station
+from ocpp_station.station.contract import StationContext
+from ocpp_station.station.ports import Store
 
 log = logging.getLogger("ocpp_station.queue")
 
 
 class QueueGuard:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: StationContext, store: Store) -> None:
         self.st = station
+        self.store = store
         self.condition: str | None = None  # "QueueFull" / "StorageLow" while the bound holds
-        # Free bytes where the store lives; tests replace it to simulate a full disk.
-        self.free_bytes: Callable[[], int] = lambda: shutil.disk_usage(station.store.path.parent).free
+        # Free bytes where the store lives, as the shell last measured them (None: not measured, or no disk).
+        self.free_bytes: int | None = None
+
+    def on_free_disk(self, free_bytes: int | None) -> None:
+        # Acted on where the queue is used (the next MeterValues, the queue moving on), as the queue length is.
+        self.free_bytes = free_bytes
 
     def _current(self) -> tuple[str | None, str]:
         limits = self.st.settings.limits
-        length = self.st.store.queue_length()
+        length = self.store.queue_length()
         if length >= limits.max_queued_messages:
             return "QueueFull", f"{length} messages queued (limit {limits.max_queued_messages})"
-        try:
-            free = self.free_bytes()
-        except OSError:
+        free = self.free_bytes
+        if free is None:
             return None, ""
         if free < limits.min_free_disk_mb * 1024 * 1024:
             return "StorageLow", f"{free // (1024 * 1024)} MB free (limit {limits.min_free_disk_mb:g} MB)"

@@ -1,4 +1,4 @@
-"""One durable SQLite store per station (WAL).
+"""The durable `Store`: one SQLite file per station (WAL).
 
 Every write that the station later relies on is committed before the station acts on it or acknowledges
 it anywhere (synchronous=FULL: the WAL is fsynced at each commit), so a power cut at any instant loses
@@ -11,11 +11,11 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ocpp_station.protocol.rpc import dumps
+from ocpp_station.station.ports import IdTagEntry, QueuedMessage, StoreError, StoreWriteError, TransactionRecord
 
 SCHEMA_VERSION = 1
 
@@ -69,44 +69,9 @@ CREATE TABLE IF NOT EXISTS reservations (
 """
 
 
-class StoreError(Exception):
-    """The data dir cannot be used; the message is one line for the operator."""
+class SqliteStore:
+    """Implements `ocpp_station.station.ports.Store`; every commit is fsynced (synchronous=FULL)."""
 
-
-@dataclass(frozen=True, slots=True)
-class QueuedMessage:
-    seq: int
-    action: str
-    payload: dict[str, Any]
-    local_tx: int | None
-    unique_id: str
-    attempts: int
-    not_before: float
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionRecord:
-    local_id: int
-    connector_id: int
-    id_tag: str
-    parent_id_tag: str | None
-    meter_start: int
-    start_time: float
-    reservation_id: int | None
-    transaction_id: int | None
-    start_status: str  # queued | accepted | failed (no id after all attempts: errata v4.0 3.18)
-    stopped: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IdTagEntry:
-    id_tag: str
-    status: str
-    expiry: float | None
-    parent_id_tag: str | None
-
-
-class Store:
     def __init__(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,15 +88,36 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def integrity_check(self) -> str:
+        """SQLite's own verdict on the file: "ok", or what is wrong (the fuzzer checks it after each run)."""
+        row = self._db.execute("PRAGMA integrity_check").fetchone()
+        return "no answer" if row is None else str(row[0])
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def atomic(self) -> Iterator[None]:
+        with self._transaction():
+            yield
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreWriteError(str(exc)) from exc
         try:
             yield self._db
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreWriteError(str(exc)) from exc
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:  # e.g. SQLITE_FULL at commit: nothing of the block was stored
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreWriteError(str(exc)) from exc
 
     # -- meta -----------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -237,7 +223,7 @@ class Store:
         return None if row is None else IdTagEntry(row[0], row[1], row[2], row[3])
 
     def cache_put(self, entry: IdTagEntry, now: float, capacity: int) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO auth_cache(id_tag, status, expiry, parent_id_tag, updated)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -264,6 +250,10 @@ class Store:
     def local_list_size(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM local_list").fetchone()[0])
 
+    def local_list_entries(self) -> list[IdTagEntry]:
+        rows = self._db.execute("SELECT id_tag, status, expiry, parent_id_tag FROM local_list ORDER BY id_tag")
+        return [IdTagEntry(r[0], r[1], r[2], r[3]) for r in rows]
+
     def local_list_empty(self) -> bool:
         return self._db.execute("SELECT 1 FROM local_list LIMIT 1").fetchone() is None
 
@@ -279,7 +269,7 @@ class Store:
         return found
 
     def local_list_update(self, full: bool, upserts: list[IdTagEntry], deletes: list[str], version: int) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             if full:
                 db.execute("DELETE FROM local_list")
             db.executemany(

@@ -8,20 +8,21 @@ go through the durable, ordered queue of OCPP 1.6 §3.7.
 from __future__ import annotations
 
 import logging
-import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ocpp_station.protocol.rpc import ErrorCode, new_unique_id
+from ocpp_station.clock import iso_utc
+from ocpp_station.hardware.interfaces import StationHardware
+from ocpp_station.protocol.rpc import ErrorCode
 from ocpp_station.station.authorization import Authorizer, Decision
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.station.configuration import TooManyKeys
-from ocpp_station.station.connector import ActiveTransaction, Authorization, Connector, Status, derive_status
+from ocpp_station.station.connector import ActiveTransaction, Authorization, Connector
+from ocpp_station.station.contract import CallRejected, Handler, StationContext
 from ocpp_station.station.metering import meter_value, sampled_values
 from ocpp_station.station.outbox import OutboundCall, Payload
+from ocpp_station.station.ports import Store, StoreWriteError
+from ocpp_station.station.profiles.reservation import Reservation
+from ocpp_station.station.profiles.smart_charging import SmartCharging
 from ocpp_station.station.queue_limits import QueueGuard
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Handler, Station
 
 log = logging.getLogger("ocpp_station.core")
 
@@ -31,10 +32,24 @@ QUEUED_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 class CoreProfile:
     """Also the station's HardwareListener: hardware events arrive here."""
 
-    def __init__(self, station: Station) -> None:
+    def __init__(
+        self,
+        station: StationContext,
+        store: Store,
+        hardware: StationHardware,
+        *,
+        auth: Authorizer,
+        reservation: Reservation,
+        smart_charging: SmartCharging,
+        queue_guard: QueueGuard,
+    ) -> None:
         self.st = station
-        self.auth = Authorizer(station)
-        self.queue_guard = QueueGuard(station)  # the queue's bound and its policy (queue_limits.py)
+        self.store = store
+        self.hardware = hardware
+        self.auth = auth
+        self.reservation = reservation
+        self.smart_charging = smart_charging
+        self.queue_guard = queue_guard  # the queue's bound and its policy (queue_limits.py)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -52,7 +67,7 @@ class CoreProfile:
     # -- start-up ---------------------------------------------------------------------------------
     def recover(self) -> None:
         """Transactions still open in the store were cut by a power loss: end them (OCPP 1.6 §4.10)."""
-        for record in self.st.store.open_transactions():
+        for record in self.store.open_transactions():
             c = self.st.connector(record.connector_id)
             c.transaction = ActiveTransaction(
                 record.local_id,
@@ -63,12 +78,12 @@ class CoreProfile:
                 record.start_time,
                 self.st.mono(),
             )
-            reason = self.st.store.get_meta("stop_reason") or "PowerLoss"
+            reason = self.store.get_meta("stop_reason") or "PowerLoss"
             # A cable still in keeps the connector Finishing (stop_transaction sets it): the transaction has
             # stopped but the connector is not free (OCPP 1.6 §4.9); the status after the boot then already
             # reports it (OCTT TC_032_2 step 7 "only send when not already notified of the status Finishing").
             self.stop_transaction(c, reason, None)
-        self.st.store.set_meta("stop_reason", "")
+        self.store.set_meta("stop_reason", "")
 
     def on_accepted(self) -> None:
         self._arm_aligned()
@@ -82,7 +97,7 @@ class CoreProfile:
     # -- hardware events (HardwareListener) ------------------------------------------------------------
     def on_plug_changed(self, connector_id: int, plugged: bool) -> None:
         c = self.st.connector(connector_id)
-        hw = self.st.hardware.connectors[connector_id - 1]
+        hw = self.hardware.connectors[connector_id - 1]
         ev_left = c.plugged and not plugged
         c.plugged = plugged
         c.ev_ready = hw.ev_ready
@@ -96,7 +111,7 @@ class CoreProfile:
                 tx.ev_disconnected = False
                 if c.fault is None:
                     c.fault_info = None  # the "EV side disconnected" note
-                self._offer_energy(c)
+                self.offer_energy(c)
             self.try_start(c)
         else:
             if ev_left and c.transaction is not None:
@@ -118,20 +133,20 @@ class CoreProfile:
         else:
             # OCPP 1.6 §4.10: the transaction goes on, SuspendedEV, cable stays locked.
             tx.ev_disconnected = True
-            self._offer_energy(c)
+            self.offer_energy(c)
             c.fault_info = "EV side disconnected"
 
     def on_fault_changed(self, connector_id: int, error_code: str | None, info: str | None) -> None:
         if connector_id == 0:
             self.st.station_fault, self.st.station_fault_info = error_code, info
             for c in self.st.connectors:
-                self._offer_energy(c)
+                self.offer_energy(c)
         else:
             c = self.st.connector(connector_id)
             c.fault, c.fault_info = error_code, info
             if error_code is not None:
                 c.authorization = None
-            self._offer_energy(c)
+            self.offer_energy(c)
         self.st.refresh_status()
 
     def on_ev_ready_changed(self, connector_id: int, ev_ready: bool) -> None:
@@ -177,7 +192,7 @@ class CoreProfile:
             same_parent = owner_parent is not None and parent is not None and owner_parent.upper() == parent.upper()
             if owner.upper() == id_tag.upper() or same_parent:
                 c.held_for = None
-                self.st.hardware.connectors[c.connector_id - 1].unlock()
+                self.hardware.connectors[c.connector_id - 1].unlock()
                 return True
         return False
 
@@ -210,7 +225,7 @@ class CoreProfile:
             c = self.st.connector(connector_id)
             return c if self._can_start(c) and c.authorization is None else None
         free = [c for c in self.st.connectors if self._can_start(c) and c.authorization is None]
-        bookings = self.st.reservation
+        bookings = self.reservation
 
         def preference(c: Connector) -> tuple[int, int, int]:
             # A cable already waiting first (OCPP 1.6 §4.9 Preparing), then the tag's own reservation,
@@ -224,7 +239,7 @@ class CoreProfile:
         return candidates[0] if candidates else None
 
     def _authorize_for(self, c: Connector, id_tag: str, remote: bool) -> None:
-        if self.st.reservation.refuses(c, id_tag):
+        if self.reservation.refuses(c, id_tag):
             log.info("%s: %s refused: connector %d is reserved", self.st.charge_box_id, id_tag, c.connector_id)
             return
         # A connector held by a reservation for someone else shows nothing until the tag's parent is
@@ -232,7 +247,7 @@ class CoreProfile:
         # Without a cable the connector turns Preparing only once the idTag is accepted: OCTT orders
         # Authorize.req before StatusNotification(Preparing) (TC_011_1/_2, TC_024, TC_046_1, TC_061 step 7).
         # With the cable in, Preparing (from Reserved) comes first (Table 105 "Charging", steps 7 and 9).
-        if c.plugged and not self.st.reservation.needs_parent_check(c, id_tag):
+        if c.plugged and not self.reservation.needs_parent_check(c, id_tag):
             c.authorization = Authorization(id_tag, None, remote)
             self.st.refresh_status()
 
@@ -240,7 +255,7 @@ class CoreProfile:
             auth = c.authorization
             if auth is not None and auth.id_tag != id_tag:
                 return  # superseded by another start on this connector
-            admitted, reservation_id = self.st.reservation.claim(c, id_tag, decision.parent_id_tag)
+            admitted, reservation_id = self.reservation.claim(c, id_tag, decision.parent_id_tag)
             if not decision.accepted or not admitted or not self._can_start(c) or c.transaction is not None:
                 c.authorization = None
                 self.st.refresh_status()
@@ -277,7 +292,7 @@ class CoreProfile:
         st = self.st
         if auth is None or not auth.decided or not c.plugged or not self._can_start(c):
             return
-        hw = st.hardware.connectors[c.connector_id - 1]
+        hw = self.hardware.connectors[c.connector_id - 1]
         if not hw.lock():
             # OCTT TC_024: a lock failure is Faulted/ConnectorLockFailure and no transaction starts.
             c.authorization = None
@@ -296,21 +311,21 @@ class CoreProfile:
         }
         if auth.reservation_id is not None:
             payload["reservationId"] = auth.reservation_id
-        with st.store.transaction():
-            local_id = st.store.create_transaction(
+        with self.store.atomic():
+            local_id = self.store.create_transaction(
                 c.connector_id, auth.id_tag, auth.parent_id_tag, meter_start, now, auth.reservation_id
             )
-            st.store.enqueue("StartTransaction", payload, local_id, new_unique_id())
+            st.enqueue("StartTransaction", payload, local_id)
             self._persist_register(c.connector_id, reading.energy_import_wh)
         c.transaction = ActiveTransaction(local_id, auth.id_tag, auth.parent_id_tag, None, meter_start, now, st.mono())
         c.authorization = None
         c.finishing = False
         if auth.reservation_id is not None:
             # OCPP 1.6 §5.13: the reservation ends when its transaction starts.
-            booking = st.reservation.bookings.get(auth.reservation_id)
+            booking = self.reservation.bookings.get(auth.reservation_id)
             if booking is not None:
-                st.reservation.end(booking, "used")
-        self._offer_energy(c)
+                self.reservation.end(booking, "used")
+        self.offer_energy(c)
         self._arm_sampling(c)
         st.refresh_status()
         st.wake()
@@ -320,7 +335,7 @@ class CoreProfile:
         st = self.st
         if tx is None:
             return
-        hw = st.hardware.connectors[c.connector_id - 1]
+        hw = self.hardware.connectors[c.connector_id - 1]
         now = st.now()
         hw.set_energy_offered(now, False, None)
         reading = hw.meter.read(now)
@@ -334,9 +349,9 @@ class CoreProfile:
         data = self._stop_transaction_data(c, reading)
         if data:
             payload["transactionData"] = data
-        with st.store.transaction():
-            st.store.enqueue("StopTransaction", payload, tx.local_id, new_unique_id())
-            st.store.mark_stopped(tx.local_id)
+        with self.store.atomic():
+            st.enqueue("StopTransaction", payload, tx.local_id)
+            self.store.mark_stopped(tx.local_id)
             self._persist_register(c.connector_id, reading.energy_import_wh)
         c.transaction = None
         c.fault_info = None
@@ -346,7 +361,7 @@ class CoreProfile:
         if unlock and not hw.fixed_cable:
             hw.unlock()
         c.finishing = c.plugged or c.cable_in_socket
-        st.smart_charging.on_transaction_stopped(c, tx)
+        self.smart_charging.on_transaction_stopped(c, tx)
         st.refresh_status()
         st.wake()
 
@@ -357,8 +372,8 @@ class CoreProfile:
         values = sampled_values(reading, measurands, "Transaction.End")
         return [meter_value(iso_utc(reading.timestamp), values)] if values else []
 
-    def _offer_energy(self, c: Connector) -> None:
-        hw = self.st.hardware.connectors[c.connector_id - 1]
+    def offer_energy(self, c: Connector) -> None:
+        hw = self.hardware.connectors[c.connector_id - 1]
         tx = c.transaction
         enabled = (
             tx is not None
@@ -367,11 +382,11 @@ class CoreProfile:
             and c.fault is None
             and self.st.station_fault is None
         )
-        hw.set_energy_offered(self.st.now(), enabled, self.st.smart_charging.limit_for(c))
+        hw.set_energy_offered(self.st.now(), enabled, self.smart_charging.limit_for(c))
 
     def _persist_register(self, connector_id: int, energy_wh: float) -> None:
         # Meter registers survive restarts so that readings never go backwards (errata v4.0 3.9).
-        self.st.store.set_meta(f"energy.{connector_id}", repr(energy_wh))
+        self.store.set_meta(f"energy.{connector_id}", repr(energy_wh))
 
     def running(self, transaction_id: int) -> Connector | None:
         for c in self.st.connectors:
@@ -383,7 +398,7 @@ class CoreProfile:
     def next_queued_call(self) -> OutboundCall | None:
         st = self.st
         self.queue_guard.recheck()
-        head = st.store.queue_head()
+        head = self.store.queue_head()
         if head is None:
             return None
         if head.not_before > st.now():
@@ -391,7 +406,7 @@ class CoreProfile:
             return None
         payload = dict(head.payload)
         if head.local_tx is not None and head.action != "StartTransaction":
-            record = st.store.transaction_record(head.local_tx)
+            record = self.store.transaction_record(head.local_tx)
             # Errata v4.0 3.18: without a transactionId from the central system, send -1.
             tid = record.transaction_id if record is not None and record.transaction_id is not None else -1
             payload["transactionId"] = tid
@@ -399,15 +414,15 @@ class CoreProfile:
 
     def on_queued_result(self, call: OutboundCall, payload: Payload) -> None:
         st = self.st
-        head = st.store.queue_head()
+        head = self.store.queue_head()
         if head is None or head.seq != call.queue_seq:
             return
         if call.action == "StartTransaction":
             info = payload["idTagInfo"]
             transaction_id = int(payload["transactionId"])
-            with st.store.transaction():
-                st.store.set_transaction_id(head.local_tx or 0, transaction_id, "accepted")
-                st.store.dequeue(head.seq)
+            with self.store.atomic():
+                self.store.set_transaction_id(head.local_tx or 0, transaction_id, "accepted")
+                self.store.dequeue(head.seq)
             self.auth.remember(call.payload["idTag"], info)
             for c in st.connectors:
                 tx = c.transaction
@@ -415,11 +430,11 @@ class CoreProfile:
                     tx.transaction_id = transaction_id
                     if info.get("parentIdTag") and tx.parent_id_tag is None:
                         tx.parent_id_tag = info["parentIdTag"]
-                        st.store.set_transaction_parent(tx.local_id, tx.parent_id_tag)
+                        self.store.set_transaction_parent(tx.local_id, tx.parent_id_tag)
                     if info["status"] != "Accepted":
                         self._deauthorize(c)
         else:
-            st.store.dequeue(head.seq)
+            self.store.dequeue(head.seq)
             if call.action == "StopTransaction" and "idTagInfo" in payload and "idTag" in call.payload:
                 self.auth.remember(call.payload["idTag"], payload["idTagInfo"])
 
@@ -428,7 +443,7 @@ class CoreProfile:
         if self.st.config.get_bool("StopTransactionOnInvalidId"):
             tx = c.transaction
             assert tx is not None
-            hw = self.st.hardware.connectors[c.connector_id - 1]
+            hw = self.hardware.connectors[c.connector_id - 1]
             # Errata v4.0 3.5: stop normally, but keep the cable locked until its owner comes back, so that
             # nobody else can walk away with it.
             held = not hw.fixed_cable and c.plugged
@@ -438,7 +453,7 @@ class CoreProfile:
             tx = c.transaction
             assert tx is not None
             tx.deauthorized = True
-            self._offer_energy(c)
+            self.offer_energy(c)
         self.st.refresh_status()
 
     def on_queued_failure(self, call: OutboundCall, reason: str) -> str:
@@ -446,20 +461,20 @@ class CoreProfile:
         st = self.st
         if reason == "disconnected":
             return "kept queued for the next connection"  # not a failure to process (digest §2.7 item 5)
-        head = st.store.queue_head()
+        head = self.store.queue_head()
         if head is None or head.seq != call.queue_seq:
             return "already settled"
         attempts = head.attempts + 1
         allowed = max(1, st.config.get_int("TransactionMessageAttempts"))
         if attempts >= allowed:
-            with st.store.transaction():
+            with self.store.atomic():
                 if call.action == "StartTransaction" and head.local_tx is not None:
-                    st.store.set_transaction_id(head.local_tx, None, "failed")
-                st.store.dequeue(head.seq)
+                    self.store.set_transaction_id(head.local_tx, None, "failed")
+                self.store.dequeue(head.seq)
             return f"dropped after {attempts} failed attempt(s) (TransactionMessageAttempts {allowed})"
         # OCPP 1.6 §9.1.32: wait interval × number of previous transmissions before each resend.
         interval = st.config.get_int("TransactionMessageRetryInterval") * attempts
-        st.store.defer(head.seq, attempts, st.now() + interval, head.unique_id)
+        self.store.defer(head.seq, attempts, st.now() + interval, head.unique_id)
         return f"attempt {attempts} of {allowed} failed, resent in {interval} s (TransactionMessageRetryInterval)"
 
     # -- meter values ----------------------------------------------------------------------------------
@@ -492,18 +507,18 @@ class CoreProfile:
         st = self.st
         if not self.queue_guard.allows_meter_values():
             return  # queue full or disk low: samples pause, Start/Stop still queue (queue_limits.py)
-        meter = st.hardware.main_meter if connector_id == 0 else st.hardware.connectors[connector_id - 1].meter
+        meter = self.hardware.main_meter if connector_id == 0 else self.hardware.connectors[connector_id - 1].meter
         reading = meter.read(st.now())
         values = sampled_values(reading, measurands, context)
         if not values:
             return
         payload: Payload = {"connectorId": connector_id, "meterValue": [meter_value(iso_utc(at), values)]}
         try:
-            with st.store.transaction():
-                st.store.enqueue("MeterValues", payload, local_tx, new_unique_id())
+            with self.store.atomic():
+                st.enqueue("MeterValues", payload, local_tx)
                 if connector_id > 0:
                     self._persist_register(connector_id, reading.energy_import_wh)
-        except sqlite3.Error as exc:  # e.g. SQLITE_FULL: a sample is lost, the timer (and the station) go on
+        except StoreWriteError as exc:  # e.g. SQLITE_FULL: a sample is lost, the timer (and the station) go on
             log.warning("%s: MeterValues not queued: %s", st.charge_box_id, exc)
             return
         st.wake()
@@ -551,11 +566,11 @@ class CoreProfile:
             if not inoperative:
                 for c in st.connectors:
                     c.inoperative = False
-                    st.store.set_meta(f"inoperative.{c.connector_id}", "0")
+                    self.store.set_meta(f"inoperative.{c.connector_id}", "0")
         else:
             targets[0].inoperative = inoperative
         # OCPP 1.6 §5.2: the state persists across reboots.
-        st.store.set_meta(f"inoperative.{connector_id}", "1" if inoperative else "0")
+        self.store.set_meta(f"inoperative.{connector_id}", "1" if inoperative else "0")
         if inoperative:
             for c in targets:
                 c.authorization = None
@@ -570,8 +585,6 @@ class CoreProfile:
         return {"status": str(status)}
 
     def get_configuration(self, req: Payload) -> Payload:
-        from ocpp_station.station.hub import CallRejected
-
         try:
             return self.st.config.get_configuration(req.get("key"))
         except TooManyKeys as exc:
@@ -579,7 +592,7 @@ class CoreProfile:
 
     def clear_cache(self, req: Payload) -> Payload:
         # Errata v4.0 3.23: Accepted when the cache was cleared; this station always has one.
-        self.st.store.cache_clear()
+        self.store.cache_clear()
         return {"status": "Accepted"}
 
     def data_transfer(self, req: Payload) -> Payload:
@@ -601,11 +614,11 @@ class CoreProfile:
         c = self._connector_for_start(None if connector_id is None else int(connector_id), id_tag)
         if c is None:
             return {"status": "Rejected"}
-        if st.reservation.refuses(c, id_tag) or (
-            not st.config.get_bool("AuthorizeRemoteTxRequests") and not st.reservation.claim(c, id_tag, None)[0]
+        if self.reservation.refuses(c, id_tag) or (
+            not st.config.get_bool("AuthorizeRemoteTxRequests") and not self.reservation.claim(c, id_tag, None)[0]
         ):
             return {"status": "Rejected"}  # held by a reservation for another idTag (OCPP 1.6 §5.13)
-        if profile is not None and not st.smart_charging.hold_remote_profile(c.connector_id, id_tag, profile):
+        if profile is not None and not self.smart_charging.hold_remote_profile(c.connector_id, id_tag, profile):
             return {"status": "Rejected"}  # a TxProfile this station cannot execute (digest §4.2)
 
         def begin() -> None:
@@ -614,7 +627,7 @@ class CoreProfile:
             if st.config.get_bool("AuthorizeRemoteTxRequests"):
                 self._authorize_for(c, id_tag, remote=True)
                 return
-            admitted, reservation_id = st.reservation.claim(c, id_tag, None)
+            admitted, reservation_id = self.reservation.claim(c, id_tag, None)
             if admitted:
                 c.authorization = Authorization(id_tag, None, True, reservation_id, decided=True)
                 self._authorized(c)
@@ -647,7 +660,7 @@ class CoreProfile:
         connector_id = int(req["connectorId"])
         if not 1 <= connector_id <= len(st.connectors):
             return {"status": "NotSupported"}
-        hw = st.hardware.connectors[connector_id - 1]
+        hw = self.hardware.connectors[connector_id - 1]
         if hw.fixed_cable:
             # OCTT TC_017_2 / TC_018_2: a fixed cable cannot be unlocked; a transaction goes on.
             return {"status": "NotSupported"}
@@ -659,6 +672,3 @@ class CoreProfile:
             # OCPP 1.6 §5.18 / OCTT TC_018_1: stop (UnlockCommand) after the conf.
             st.defer(lambda: self.stop_transaction(c, "UnlockCommand", None))
         return {"status": "Unlocked"}
-
-    def connector_status(self, c: Connector) -> Status:
-        return derive_status(c, self.st.station_inoperative, self.st.station_fault)

@@ -29,15 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ocpp_station.clock import parse_iso
 from ocpp_station.protocol.rpc import ErrorCode
-from ocpp_station.station.clock import parse_iso
+from ocpp_station.station.contract import CallRejected, Handler, StationContext
 from ocpp_station.station.outbox import Payload
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Handler, Station
+from ocpp_station.station.ports import Store
 
 log = logging.getLogger("ocpp_station.firmware")
 
@@ -121,8 +119,9 @@ def _retries(req: Payload) -> tuple[int, float]:
 
 
 class FirmwareManagement:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: StationContext, store: Store) -> None:
         self.st = station
+        self.store = store
         self._jobs: deque[FileJob] = deque()
         self._next_job_id = 0
         self._update: _Update | None = None
@@ -183,7 +182,7 @@ class FirmwareManagement:
     # -- hooks from the station -------------------------------------------------------------------------------
     def on_accepted(self) -> None:
         """After a boot: report how the installation that caused it ended (TC_044_1 step 13)."""
-        report = self.st.store.get_meta(META_REPORT)
+        report = self.store.get_meta(META_REPORT)
         if report:
             self._send_report(report)
 
@@ -195,8 +194,6 @@ class FirmwareManagement:
 
     # -- UpdateFirmware ---------------------------------------------------------------------------------------
     def update_firmware(self, req: Payload) -> Payload:
-        from ocpp_station.station.hub import CallRejected
-
         try:
             retrieve_at = parse_iso(req["retrieveDate"])
         except ValueError:
@@ -226,11 +223,11 @@ class FirmwareManagement:
             "retries": update.retries,
             "retryInterval": update.retry_interval,
         }
-        self.st.store.set_meta(META_UPDATE, json.dumps(record))
+        self.store.set_meta(META_UPDATE, json.dumps(record))
 
     def _resume(self) -> None:
         """An update a restart interrupted starts over (not before its retrieveDate)."""
-        raw = self.st.store.get_meta(META_UPDATE)
+        raw = self.store.get_meta(META_UPDATE)
         if not raw:
             return
         try:
@@ -243,7 +240,7 @@ class FirmwareManagement:
             )
         except (ValueError, KeyError, TypeError):
             log.warning("%s: unreadable pending firmware update dropped", self.st.charge_box_id)
-            self.st.store.set_meta(META_UPDATE, "")
+            self.store.set_meta(META_UPDATE, "")
             return
         log.info("%s: resuming the firmware update from %s", self.st.charge_box_id, update.location)
         self._update = update
@@ -312,7 +309,7 @@ class FirmwareManagement:
             return
         self._holding = False
         for c in self.st.connectors:
-            c.inoperative = self.st.store.get_meta(f"inoperative.{c.connector_id}") == "1"
+            c.inoperative = self.store.get_meta(f"inoperative.{c.connector_id}") == "1"
         self.st.refresh_status()
 
     def _announce(self, update: _Update) -> None:
@@ -333,10 +330,10 @@ class FirmwareManagement:
 
     def _installed(self, update: _Update, version: str) -> None:
         st = self.st
-        with st.store.transaction():
-            st.store.set_meta("firmware_version", version)
-            st.store.set_meta(META_REPORT, "Installed")
-            st.store.set_meta(META_UPDATE, "")
+        with self.store.atomic():
+            self.store.set_meta("firmware_version", version)
+            self.store.set_meta(META_REPORT, "Installed")
+            self.store.set_meta(META_UPDATE, "")
         self._update = None
         log.info("%s: firmware %s installed; restarting", st.charge_box_id, version)
         # Like a Soft reset: the runtime lets the transaction-related queue drain, then boots again.
@@ -345,7 +342,7 @@ class FirmwareManagement:
 
     def _finish_update(self, outcome: str) -> None:
         self.st.timers.cancel(_FW_TIMER)
-        self.st.store.set_meta(META_UPDATE, "")
+        self.store.set_meta(META_UPDATE, "")
         self._update = None
         self._release_connectors()
         self._firmware_status(outcome)
@@ -362,21 +359,19 @@ class FirmwareManagement:
 
     def _send_report(self, report: str) -> None:
         def delivered(_: Payload) -> None:
-            self.st.store.set_meta(META_REPORT, "")
+            self.store.set_meta(META_REPORT, "")
 
         def lost(reason: str) -> None:
             if reason == "disconnected":
                 self._send_report(report)  # the outbox holds it until the link is back
             else:
                 log.warning("%s: FirmwareStatusNotification(%s) not accepted", self.st.charge_box_id, report)
-                self.st.store.set_meta(META_REPORT, "")
+                self.store.set_meta(META_REPORT, "")
 
         self.st.send("FirmwareStatusNotification", {"status": report}, delivered, lost)
 
     # -- GetDiagnostics ---------------------------------------------------------------------------------------
     def get_diagnostics(self, req: Payload) -> Payload:
-        from ocpp_station.station.hub import CallRejected
-
         try:
             start = parse_iso(req["startTime"]) if "startTime" in req else None
             stop = parse_iso(req["stopTime"]) if "stopTime" in req else None

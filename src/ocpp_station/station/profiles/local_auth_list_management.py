@@ -11,16 +11,12 @@ bench/bench_local_list.py).
 from __future__ import annotations
 
 import logging
-import sqlite3
-from typing import TYPE_CHECKING
 
-from ocpp_station.station.clock import parse_iso
+from ocpp_station.clock import parse_iso
 from ocpp_station.station.connector import derive_station_status
+from ocpp_station.station.contract import Handler, StationContext
 from ocpp_station.station.outbox import Payload
-from ocpp_station.stores.sqlite import IdTagEntry, StoreError
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Handler, Station
+from ocpp_station.station.ports import IdTagEntry, Store, StoreWriteError
 
 log = logging.getLogger("ocpp_station.local_list")
 
@@ -30,8 +26,9 @@ VALID_STATUSES = frozenset({"Accepted", "ConcurrentTx"})
 
 
 class LocalAuthListManagement:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: StationContext, store: Store) -> None:
         self.st = station
+        self.store = store
         # Fault injection (control API POST /api/local-list-failure; OCTT TC_043_3 "a state in which it will
         # fail to set a Local List"): while set, storing an update fails as a storage error would.
         self.storage_failing = False
@@ -49,9 +46,9 @@ class LocalAuthListManagement:
 
     def version(self) -> int:
         """The version GetLocalListVersion reports: 0 for an empty list, whatever was last sent (§5.10)."""
-        if self.st.store.local_list_empty():
+        if self.store.local_list_empty():
             return 0
-        return int(self.st.store.get_meta("local_list_version") or "0")
+        return int(self.store.get_meta("local_list_version") or "0")
 
     def get_local_list_version(self, req: Payload) -> Payload:
         if not self.enabled():
@@ -82,17 +79,17 @@ class LocalAuthListManagement:
         if full:
             size_after = len(upserts)
         else:
-            known = st.store.local_list_known([e.id_tag for e in upserts] + deletes)
+            known = self.store.local_list_known([e.id_tag for e in upserts] + deletes)
             added = sum(1 for e in upserts if e.id_tag.upper() not in known)
             removed = sum(1 for t in deletes if t.upper() in known)
-            size_after = st.store.local_list_size() + added - removed
+            size_after = self.store.local_list_size() + added - removed
         if size_after > st.config.get_int("LocalAuthListMaxLength"):
             return "Failed"  # OCPP 1.6 §9.2.2
         try:
             if self.storage_failing:
-                raise StoreError("simulated storage failure (control API local-list-failure)")
-            st.store.local_list_update(full, upserts, deletes, version)
-        except (sqlite3.Error, StoreError) as exc:
+                raise StoreWriteError("simulated storage failure (control API local-list-failure)")
+            self.store.local_list_update(full, upserts, deletes, version)
+        except StoreWriteError as exc:
             # One transaction: nothing of the update was kept, the old list and version stay (OCTT TC_043_3).
             log.warning("%s: SendLocalList could not be stored: %s", st.charge_box_id, exc)
             return "Failed"

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
+from ocpp_station.clock import iso_utc
+from ocpp_station.hardware.interfaces import StationHardware
 from ocpp_station.protocol.rpc import ErrorCode, new_unique_id
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.station.connector import derive_station_status, derive_status
+from ocpp_station.station.contract import CallRejected, Handler, Registration, StationContext
 from ocpp_station.station.metering import meter_value, sampled_values
 from ocpp_station.station.outbox import OutboundCall, Payload
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Handler, Station
 
 PROFILE = "RemoteTrigger"
 # The requested messages whose meaning depends on connectorId (OCPP 1.6 §5.17: for the others it is ignored).
@@ -21,8 +21,9 @@ _DEFAULT_MEASURAND = "Energy.Active.Import.Register"
 
 
 class RemoteTrigger:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: StationContext, hardware: StationHardware) -> None:
         self.st = station
+        self.hardware = hardware
         self._while_pending: deque[OutboundCall] = deque()
         self._waiting: dict[tuple[str, Any], Payload] = {}  # payload of the last triggered call per kind
 
@@ -35,10 +36,8 @@ class RemoteTrigger:
 
     def _send(self, calls: list[OutboundCall]) -> None:
         """Queue the triggered messages ahead of other non-transaction messages, in their given order."""
-        from ocpp_station.station.hub import Registration
-
         accepted = self.st.registration == Registration.ACCEPTED
-        queue = self.st._outbox if accepted else self._while_pending
+        queue = self.st.waiting_calls() if accepted else self._while_pending
         calls = [c for c in calls if not self._refresh_waiting(c, queue)]
         if accepted:
             for call in reversed(calls):
@@ -47,7 +46,7 @@ class RemoteTrigger:
             self._while_pending.extend(calls)
             self.st.wake()
 
-    def _refresh_waiting(self, call: OutboundCall, queue: deque[OutboundCall]) -> bool:
+    def _refresh_waiting(self, call: OutboundCall, queue: Iterable[OutboundCall]) -> bool:
         """Bounded under a flood of TriggerMessage: a triggered message of the same kind that still waits
         to be sent gets the fresh payload instead of a second copy (either way the central system learns
         the current state, OCPP 1.6 §5.17)."""
@@ -61,8 +60,6 @@ class RemoteTrigger:
         return False
 
     def trigger_message(self, req: Payload) -> Payload:
-        from ocpp_station.station.hub import CallRejected, Registration
-
         st = self.st
         if PROFILE not in st.config.get_list("SupportedFeatureProfiles"):
             # OCPP-J 1.6 §4.2.3: a known action of a profile this build does not support.
@@ -73,14 +70,15 @@ class RemoteTrigger:
         if requested in _PER_CONNECTOR and out_of_range:
             return {"status": "Rejected"}  # OCTT TC_055: NumberOfConnectors + 1
         if requested == "BootNotification":
-            # Errata v4.0 3.35: once Accepted, a triggered BootNotification is rejected.
-            if st.registration == Registration.ACCEPTED:
+            # Errata v4.0 3.35: once Accepted, a triggered BootNotification is rejected until the next reset,
+            # reboot or reconnect.
+            if st.registration == Registration.ACCEPTED and not st.boot_trigger_allowed:
                 return {"status": "Rejected"}
             # While Pending it is the central system's way to ask for the next BootNotification now
             # (OCPP 1.6 §4.2.1), answered and handled as any other.
             st.defer(st.boot_now)
         elif requested == "Heartbeat":
-            heartbeat = OutboundCall("Heartbeat", {}, new_unique_id(), on_result=st._on_heartbeat_result)
+            heartbeat = OutboundCall("Heartbeat", {}, new_unique_id(), on_result=st.on_heartbeat_result)
             st.defer(lambda: self._send([heartbeat]))
         elif requested == "StatusNotification":
             st.defer(lambda: self._status(connector_id))
@@ -131,7 +129,7 @@ class RemoteTrigger:
         ids = range(1, len(st.connectors) + 1) if connector_id is None else [int(connector_id)]
         calls = []
         for cid in ids:
-            meter = st.hardware.main_meter if cid == 0 else st.hardware.connectors[cid - 1].meter
+            meter = self.hardware.main_meter if cid == 0 else self.hardware.connectors[cid - 1].meter
             reading = meter.read(st.now())
             # A measurand list this meter measures none of would make an empty (schema-invalid) sampledValue.
             values = sampled_values(reading, measurands, "Trigger") or sampled_values(

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
+from ocpp_station.clock import parse_iso
 from ocpp_station.protocol.rpc import ErrorCode
-from ocpp_station.station.clock import parse_iso
 from ocpp_station.station.connector import Connector
+from ocpp_station.station.contract import CallRejected, Handler, StationContext
 from ocpp_station.station.outbox import Payload
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Handler, Station
+from ocpp_station.station.ports import Store
 
 log = logging.getLogger("ocpp_station.reservation")
 
@@ -43,10 +41,11 @@ class Booking:
 
 
 class Reservation:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: StationContext, store: Store) -> None:
         self.st = station
+        self.store = store
         self.bookings: dict[int, Booking] = {}
-        for body in station.store.reservations():
+        for body in store.reservations():
             booking = Booking(**body)
             self.bookings[booking.reservation_id] = booking
             self._arm_expiry(booking)
@@ -75,13 +74,11 @@ class Reservation:
         try:
             expiry = parse_iso(req["expiryDate"])
         except ValueError:
-            from ocpp_station.station.hub import CallRejected
-
             raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "expiryDate is not a date-time") from None
         booking = Booking(reservation_id, connector_id, req["idTag"], req.get("parentIdTag"), expiry)
         # OCPP 1.6 §5.13: a known reservationId replaces that reservation.
         self.bookings[reservation_id] = booking
-        st.store.put_reservation(reservation_id, connector_id, asdict(booking))
+        self.store.put_reservation(reservation_id, connector_id, asdict(booking))
         self._arm_expiry(booking)
         st.defer(st.refresh_status)
         return {"status": "Accepted"}
@@ -186,7 +183,7 @@ class Reservation:
     def end(self, booking: Booking, why: str) -> None:
         if self.bookings.pop(booking.reservation_id, None) is None:
             return
-        self.st.store.delete_reservation(booking.reservation_id)
+        self.store.delete_reservation(booking.reservation_id)
         self.st.timers.cancel(("reservation", booking.reservation_id))
         log.info("%s: reservation %d %s", self.st.charge_box_id, booking.reservation_id, why)
 

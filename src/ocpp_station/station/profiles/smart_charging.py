@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import pairwise
-from typing import TYPE_CHECKING
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.protocol.rpc import ErrorCode
 from ocpp_station.station.charging_schedule import (
     ChargingProfile,
@@ -28,12 +29,10 @@ from ocpp_station.station.charging_schedule import (
     composite_schedule,
     next_change,
 )
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.station.connector import ActiveTransaction, Connector
+from ocpp_station.station.contract import CallRejected, Handler, StationContext
 from ocpp_station.station.outbox import Payload
-
-if TYPE_CHECKING:
-    from ocpp_station.station.hub import Handler, Station
+from ocpp_station.station.ports import Store
 
 log = logging.getLogger("ocpp_station.smart_charging")
 
@@ -63,8 +62,11 @@ class _Pending:
 
 
 class SmartCharging:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: StationContext, store: Store, offer_energy: Callable[[Connector], None]) -> None:
         self.st = station
+        self.store = store
+        # Core's: apply a changed limit to a connector's contactor and offered current.
+        self._offer_energy = offer_energy
         hw = station.settings.hardware
         self.electrical = Electrical(hw.voltage_v, hw.phases, hw.max_current_a, len(station.connectors))
         # digest §10 item 1: also fill chargingSchedule.startSchedule (= scheduleStart) in GetCompositeSchedule.conf
@@ -92,7 +94,7 @@ class SmartCharging:
 
     def _load(self) -> None:
         dropped: list[int] = []
-        for connector_id, body in self.st.store.profiles():
+        for connector_id, body in self.store.profiles():
             try:
                 profile = ChargingProfile.from_payload(connector_id, body)
             except ProfileError as exc:
@@ -105,7 +107,7 @@ class SmartCharging:
                 continue
             self._keep(profile, body)
         if dropped:
-            self.st.store.delete_profiles(dropped)
+            self.store.delete_profiles(dropped)
 
     def _install(self, profile: ChargingProfile, body: Payload, local_tx: int | None) -> bool:
         """Add or replace (same id, or same purpose + stackLevel on the same connector: OCPP 1.6 §5.16.3)."""
@@ -121,9 +123,9 @@ class SmartCharging:
         ]
         if len(self._profiles) - len(replaced) + 1 > self.st.config.get_int("MaxChargingProfilesInstalled"):
             return False
-        with self.st.store.transaction():
-            self.st.store.delete_profiles(replaced)
-            self.st.store.put_profile(profile.profile_id, profile.connector_id, body)
+        with self.store.atomic():
+            self.store.delete_profiles(replaced)
+            self.store.put_profile(profile.profile_id, profile.connector_id, body)
         for pid in replaced:
             self._forget(pid)
         self._keep(profile, body)
@@ -143,7 +145,7 @@ class SmartCharging:
         self._tx_of.pop(profile_id, None)
 
     def _delete(self, profile_ids: list[int]) -> None:
-        self.st.store.delete_profiles(profile_ids)
+        self.store.delete_profiles(profile_ids)
         for pid in profile_ids:
             self._forget(pid)
 
@@ -158,7 +160,7 @@ class SmartCharging:
                 gone.append(pid)
             elif tx.transaction_id is not None and profile.transaction_id is None:
                 body = {**self._bodies[pid], "transactionId": tx.transaction_id}
-                self.st.store.put_profile(pid, profile.connector_id, body)
+                self.store.put_profile(pid, profile.connector_id, body)
                 self._keep(replace(profile, transaction_id=tx.transaction_id), body)
         if gone:
             self._delete(gone)
@@ -214,8 +216,6 @@ class SmartCharging:
 
     # -- CS→CP calls ------------------------------------------------------------------------------------
     def set_charging_profile(self, req: Payload) -> Payload:
-        from ocpp_station.station.hub import CallRejected
-
         st = self.st
         connector_id = int(req["connectorId"])
         if not 0 <= connector_id <= len(st.connectors):
@@ -375,7 +375,7 @@ class SmartCharging:
         self._batch = limits
         try:
             for c in connectors:
-                self.st.core._offer_energy(c)
+                self._offer_energy(c)
         finally:
             self._batch = None
 

@@ -39,12 +39,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import dumps
 from ocpp_station.settings import parse_settings
 from ocpp_station.shell.file_transfer import TransferError
 from ocpp_station.shell.runtime import StationRuntime
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.tools.fuzz.strategies import ID, LONG_ID, RESULT, FrameSpec
 
 log = logging.getLogger("ocpp_station.fuzz")
@@ -484,9 +484,9 @@ class FuzzSession:
             return
         store = core.store
         with contextlib.suppress(Exception):
-            row = store._db.execute("PRAGMA integrity_check").fetchone()
-            if row is None or row[0] != "ok":
-                report.findings.append(Finding("store", "integrity_check", str(row)))
+            verdict = runtime._store.integrity_check()
+            if verdict != "ok":
+                report.findings.append(Finding("store", "integrity_check", verdict))
         queue = store.queue_messages()
         if [m.seq for m in queue] != sorted(m.seq for m in queue):
             report.findings.append(Finding("store", "queue", "transaction message queue out of order"))

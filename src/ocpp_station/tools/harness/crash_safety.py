@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ocpp_station.clock import parse_iso
 from ocpp_station.protocol.rpc import Call, Payload
 from ocpp_station.shell.runtime import store_path
-from ocpp_station.station.clock import parse_iso
 from ocpp_station.tools.harness.control_client import ControlClient
 from ocpp_station.tools.harness.csms import CaseFailure, ScriptedCsms, StationCall
 from ocpp_station.tools.harness.settings import HarnessSettings

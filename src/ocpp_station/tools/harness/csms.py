@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.protocol.rpc import (
     Call,
     CallError,
@@ -49,7 +50,6 @@ from ocpp_station.protocol.rpc import (
 )
 from ocpp_station.protocol.schemas import CP_TO_CS_ACTIONS, SchemaViolation, validate_request, validate_response
 from ocpp_station.shell.link import station_url
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.tools.harness.settings import HarnessSettings
 
 SUBPROTOCOL = "ocpp1.6"

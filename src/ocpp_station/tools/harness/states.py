@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.protocol.rpc import Call, CallError, Payload
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.tools.harness.case import CaseContext, check
 from ocpp_station.tools.harness.csms import CaseFailure, Expect, StationCall, Tolerance
 

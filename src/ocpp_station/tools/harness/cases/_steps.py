@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ocpp.v16.enums import Measurand
 
+from ocpp_station.clock import parse_iso
 from ocpp_station.protocol.rpc import Payload
-from ocpp_station.station.clock import parse_iso
 from ocpp_station.tools.harness.case import CaseContext, check
 from ocpp_station.tools.harness.csms import CaseFailure, Expect, StationCall
 

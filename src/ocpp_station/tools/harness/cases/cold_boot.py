@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import time
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.protocol.rpc import Call, Payload
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.tools.harness.case import CORE, CaseContext, TestCase, check
 from ocpp_station.tools.harness.csms import StationCall
 from ocpp_station.tools.harness.states import change_configuration, connector_ids, expect_status_per_connector

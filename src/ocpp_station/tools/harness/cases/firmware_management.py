@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 
+from ocpp_station.clock import iso_utc
 from ocpp_station.protocol.rpc import Payload
-from ocpp_station.station.clock import iso_utc
 from ocpp_station.tools.harness.case import FIRMWARE_MANAGEMENT, CaseContext, TestCase, check
 from ocpp_station.tools.harness.csms import Expect, StationCall, Tolerance
 from ocpp_station.tools.harness.file_server import harness_files

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ocpp_station.station.clock import parse_iso
+from ocpp_station.clock import parse_iso
 from ocpp_station.tools.harness.case import CORE, CaseContext, TestCase, check
 from ocpp_station.tools.harness.cases._steps import (
     meter_value_times,

@@ -21,8 +21,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ocpp_station.clock import iso_utc, parse_iso
 from ocpp_station.protocol.rpc import ErrorCode, Payload
-from ocpp_station.station.clock import iso_utc, parse_iso
 from ocpp_station.tools.harness.case import SMART_CHARGING, CaseContext, CaseFunction, TestCase, check
 from ocpp_station.tools.harness.csms import CaseFailure
 from ocpp_station.tools.harness.states import Transaction, charging, status_or_call_error

@@ -1,0 +1,1 @@
+"""The OCTT cases and the harness that replays them; the fuzzer."""

@@ -1,0 +1,1 @@
+"""The pure station: a manual clock, the in-memory store, no sockets and no files."""

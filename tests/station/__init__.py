@@ -1,0 +1,1 @@
+"""One station over real sockets: the link, the runtime, the control API, the CLI, files."""
