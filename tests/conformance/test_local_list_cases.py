@@ -96,9 +96,9 @@ async def test_a_case_raising_not_applicable_is_reported_so(tmp_path: Path) -> N
 async def test_tc_043_3_fails_a_station_that_stores_the_list_anyway(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ocpp_station.station.hub import Station
+    from ocpp_station.shell.station_control import StationControl
 
-    monkeypatch.setattr(Station, "set_local_list_failure", lambda self, failing: None)
+    monkeypatch.setattr(StationControl, "set_local_list_failure", lambda self, failing: None)
     result = await _run("TC_043_3", tmp_path)
     assert result.outcome == "fail" and "expected Failed" in result.reason, result.describe()
 

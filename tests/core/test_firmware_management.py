@@ -355,6 +355,5 @@ def test_an_unplug_during_a_pending_install_reports_the_stop_before_what_follows
     cp.take()
     cp.hardware.connector(1).unplug(cp.clock.now())  # the EV leaves: StopTransactionOnEVSideDisconnect
     sent = cp.take()
-    actions = [a for a, _ in sent]
-    assert actions[0] == "StopTransaction"
+    assert [a for a, _ in sent] == ["StopTransaction", "StatusNotification", "FirmwareStatusNotification"]
     assert cp.statuses(sent) == [(1, "Unavailable")] and fw(sent) == ["Installing"]

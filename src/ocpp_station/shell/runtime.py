@@ -16,6 +16,7 @@ import re
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Literal
 
 from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
 from ocpp_station.clock import Clock, SystemClock
@@ -28,6 +29,8 @@ from ocpp_station.shell.firmware_image import FirmwareInstaller
 from ocpp_station.shell.link import Link
 from ocpp_station.shell.station_control import StationControl
 from ocpp_station.station.hub import Station
+from ocpp_station.station.ports import Store
+from ocpp_station.stores.memory import MemoryStore
 from ocpp_station.stores.sqlite import SqliteStore
 
 log = logging.getLogger("ocpp_station.runtime")
@@ -38,6 +41,11 @@ SOFT_RESET_DRAIN_S = 10.0
 BACKUP_POWER_S = 10.0
 # How often the free disk space where the store lives is measured (queue_limits.py: StorageLow).
 DISK_CHECK_INTERVAL_S = 5.0
+
+
+# "sqlite": one durable file per station (survives a power cut); "memory": nothing survives the process, for
+# load-test fleets that want neither a file nor an fsync per station.
+StoreKind = Literal["sqlite", "memory"]
 
 
 def store_path(data_dir: Path, charge_box_id: str) -> Path:
@@ -58,6 +66,7 @@ class StationRuntime(StationControl):
         trace: logging.Logger | None = None,
         transfers: FileTransfers | None = None,
         installer: FirmwareInstaller | None = None,
+        store: StoreKind = "sqlite",
     ) -> None:
         self.csms_url = csms_url
         self._charge_box_id = charge_box_id
@@ -77,7 +86,9 @@ class StationRuntime(StationControl):
         )
         self.hardware: BuiltHardware | None = None
         self._core: Station | None = None
-        self._store: SqliteStore | None = None
+        self.store_kind: StoreKind = store
+        self._store: Store | None = None
+        self._memory_store: MemoryStore | None = None  # outlives restarts, as a file would
         # Free bytes where the store lives; a test replaces it to simulate a full disk.
         self.free_disk: Callable[[], int] = lambda: shutil.disk_usage(self.data_dir).free
         self._disk_checked_at = -math.inf
@@ -91,7 +102,7 @@ class StationRuntime(StationControl):
 
     # -- power ------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        store = SqliteStore(store_path(self.data_dir, self._charge_box_id))
+        store = self._open_store()
         try:
             if self.hardware is None:
                 self.hardware = build_hardware(self.settings.hardware, store)
@@ -115,6 +126,13 @@ class StationRuntime(StationControl):
         self.boots += 1
         self.file_jobs.station_log.event(f"power on (boot {self.boots}), firmware {core.firmware_version()}")
         self._tasks = [asyncio.create_task(link.run()), asyncio.create_task(self._timer_loop(core))]
+
+    def _open_store(self) -> Store:
+        if self.store_kind == "sqlite":
+            return SqliteStore(store_path(self.data_dir, self._charge_box_id))
+        if self._memory_store is None:
+            self._memory_store = MemoryStore()
+        return self._memory_store
 
     async def stop(self) -> None:
         if self._link is not None:

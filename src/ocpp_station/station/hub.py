@@ -418,18 +418,19 @@ class Station:
         """Queue a StatusNotification for every connector whose derived status changed (OCPP 1.6 §4.9)."""
         self.reservation.terminate_unusable()
         self.reservation.sync()
+        if self.registration == Registration.ACCEPTED:
+            station_status = derive_station_status(self.station_inoperative, self.station_fault)
+            if station_status != self._station_reported:
+                self._station_reported = station_status
+                self._queue_status(0, station_status, self.station_fault, self.station_fault_info)
+            for c in self.connectors:
+                status = derive_status(c, self.station_inoperative, self.station_fault)
+                if status != c.reported:
+                    c.reported = status
+                    self._queue_status(c.connector_id, status, c.fault, c.fault_info)
+        # After the statuses: what the change allows (an installation announced as Installing) follows them on the
+        # wire (errata 3.49: the connectors are Unavailable before the installation begins).
         self.firmware.on_facts_changed()
-        if self.registration != Registration.ACCEPTED:
-            return
-        station_status = derive_station_status(self.station_inoperative, self.station_fault)
-        if station_status != self._station_reported:
-            self._station_reported = station_status
-            self._queue_status(0, station_status, self.station_fault, self.station_fault_info)
-        for c in self.connectors:
-            status = derive_status(c, self.station_inoperative, self.station_fault)
-            if status != c.reported:
-                c.reported = status
-                self._queue_status(c.connector_id, status, c.fault, c.fault_info)
 
     def report_error(self, connector_id: int, status: Status, error_code: str, info: str | None) -> None:
         """A StatusNotification carrying an error that is not a status change (e.g. LocalListConflict)."""

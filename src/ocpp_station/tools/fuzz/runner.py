@@ -45,6 +45,7 @@ from ocpp_station.protocol.rpc import dumps
 from ocpp_station.settings import parse_settings
 from ocpp_station.shell.file_transfer import TransferError
 from ocpp_station.shell.runtime import StationRuntime
+from ocpp_station.stores.sqlite import SqliteStore
 from ocpp_station.tools.fuzz.strategies import ID, LONG_ID, RESULT, FrameSpec
 
 log = logging.getLogger("ocpp_station.fuzz")
@@ -484,6 +485,7 @@ class FuzzSession:
             return
         store = core.store
         with contextlib.suppress(Exception):
+            assert isinstance(runtime._store, SqliteStore)
             verdict = runtime._store.integrity_check()
             if verdict != "ok":
                 report.findings.append(Finding("store", "integrity_check", verdict))
