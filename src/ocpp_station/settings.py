@@ -63,7 +63,8 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class SmartChargingOptions:
     # GetCompositeSchedule.conf: also fill chargingSchedule.startSchedule (= scheduleStart). Errata v4.0 3.57 says
-    # to omit it; OCTT (TC_056/057/059/082) validates "startSchedule" against the current time (digest §10 item 1).
+    # to omit it; OCTT (TC_056/057/059/082) validates "startSchedule" against the current time. Filling it by
+    # default is our choice between the two (libocpp fills it too).
     include_start_schedule: bool = True
 
 

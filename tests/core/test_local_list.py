@@ -1,4 +1,5 @@
-"""The Local Authorization List, driven through the core (OCPP 1.6 §3.5.2-3.5.4, §5.10, §5.15; digest §6).
+"""The Local Authorization List, driven through the core (OCPP 1.6 §3.5.2-3.5.4, §5.10, §5.15;
+errata v4.0 3.52; OCTT TC_042, TC_043).
 
 SendLocalList Full / Differential, listVersion rules, the four statuses, the two length limits, duplicates,
 failure keeping the old list; GetLocalListVersion; list precedence over the cache; listed idTags never
@@ -226,7 +227,7 @@ def test_listed_idtag_starts_without_authorize_when_local_pre_authorize(cp: Core
 
 
 def test_remote_start_of_a_listed_idtag_needs_no_authorize(cp: CoreDriver) -> None:
-    # AuthorizeRemoteTxRequests=true: authorized like a local swipe (OCTT TC_008, digest §2.5 item 9).
+    # AuthorizeRemoteTxRequests=true: authorized like a local swipe (OCTT TC_008; OCPP 1.6 §5.11).
     assert send(cp, 1, "Full", [entry("LISTED")]) == "Accepted"
     cp.hardware.connector(1).plug(cp.clock.now())
     cp.take()

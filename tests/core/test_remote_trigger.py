@@ -1,4 +1,5 @@
-"""TriggerMessage, driven through the core (OCPP 1.6 §5.17, errata v4.0 3.35 / 3.46; digest §7).
+"""TriggerMessage, driven through the core (OCPP 1.6 §5.17; errata 3.46, v4.0 3.35 / 3.40;
+OCTT TC_054, TC_055).
 
 Every requested message, with and without connectorId; Accepted / Rejected / NotImplemented; the triggered
 message only after the response (the core queues it in `after_response`, which the link runs once the .conf

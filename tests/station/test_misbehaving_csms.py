@@ -2,7 +2,7 @@
 asked about, answers with a CallResult that breaks the schema, or answers the wrong call. The station
 applies the response timeout (MessageTimeout, errata v4.0 3.83), retries transaction-related messages per
 TransactionMessageAttempts / TransactionMessageRetryInterval and nothing else (OCPP 1.6 §3.7, §9.1.31–32;
-digest §2.7), recovers every time and logs exactly one clear line per event."""
+OCPP-J errata 3.3), recovers every time and logs exactly one clear line per event."""
 
 from __future__ import annotations
 

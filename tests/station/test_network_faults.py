@@ -1,6 +1,6 @@
 """Network faults between a real station and a scripted central system, injected by a seeded TCP proxy:
 a half-open link is found by WebSocket ping/pong within about two WebSocketPingInterval (OCPP-J 1.6 §7,
-digest §1.5), a closed or reset link at once; the station reconnects with capped exponential back-off
+OCPP-J errata 3.11), a closed or reset link at once; the station reconnects with capped exponential back-off
 (OCPP-J errata 3.4), never has two calls of its own unanswered (OCPP-J 1.6 §4.1.1) even when it drains
 its queue after an offline period, and its heartbeats and status notifications resume."""
 

@@ -24,7 +24,7 @@ class MessageType(IntEnum):
 
 
 class ErrorCode(StrEnum):
-    """CallError codes with the OCPP-J 1.6 wire spellings (digest §1.4; OCPP-J 1.6 §4.2.3).
+    """CallError codes with the OCPP-J 1.6 wire spellings (OCPP-J 1.6 §4.2.3; OCPP-J errata 5.1, 5.2).
 
     1.6 keeps `FormationViolation` and the misspelt `OccurenceConstraintViolation`; the 2.0.1 names
     that the `ocpp` package uses must never reach the wire.
@@ -70,7 +70,8 @@ class FrameError(Exception):
     """A frame that cannot be turned into a message.
 
     `unique_id` is set when the id could be read, so that a Call can still be answered with a
-    CallError; when it is None the frame can only be logged and dropped (digest §1.2, §1.4).
+    CallError, which must carry the Call's id (OCPP-J 1.6 §4.1.4, §4.2.3); when it is None the frame can only be
+    logged and dropped (our choice: OCPP-J 1.6 defines no answer without an id).
     """
 
     def __init__(self, code: ErrorCode, description: str, unique_id: str | None = None) -> None:
@@ -118,7 +119,7 @@ def parse_frame(text: str | bytes) -> Message:
     """Decode one WebSocket text frame.
 
     Floats are read as Decimal so that `multipleOf: 0.1` in the schemas checks exactly what was sent
-    (digest §0) and no value is rounded on the way in.
+    (limit and minChargingRate carry one decimal, OCPP 1.6 §7.13–7.14) and no value is rounded on the way in.
     """
     try:
         frame = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
@@ -170,7 +171,8 @@ def _parse_response(frame: list[Any]) -> CallResult | CallError:
 
 def _encode_default(value: object) -> object:
     if isinstance(value, Decimal):
-        # Keep the value as sent: never round (digest §0 warns about the `ocpp` encoder's one digit).
+        # Keep the value as sent: never round (the `ocpp` 2.1.0 package's `_DecimalEncoder` in `ocpp/messages.py`
+        # writes every Decimal with one digit).
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
 

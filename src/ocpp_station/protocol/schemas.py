@@ -1,6 +1,8 @@
 """The official OCPP 1.6 JSON schemas (shipped in the `ocpp` package), loaded once per process.
 
-Validation maps a schema failure to the OCPP-J 1.6 CallError code (digest §1.4, [IMPL] mapping):
+Validation maps a schema failure to an OCPP-J 1.6 CallError code (OCPP-J 1.6 §4.2.3 defines the codes, not which
+one a schema failure gets: this mapping is our choice; for a missing property ProtocolError and
+OccurenceConstraintViolation are both defensible, we use the former):
 missing property → ProtocolError; wrong JSON type or too-long string → TypeConstraintViolation;
 bad enum / out-of-range value → PropertyConstraintViolation; extra property or other structural
 error → FormationViolation.
@@ -102,7 +104,8 @@ _REQUEST_FORMATS.checks("date-time", raises=(ValueError, OverflowError))(_is_dat
 @cache
 def _validator(name: str) -> Draft4Validator:
     text = resources.files(_SCHEMA_PACKAGE).joinpath(f"{name}.json").read_text(encoding="utf-8")
-    # Decimal on both sides so that multipleOf 0.1 is exact (digest §0).
+    # Decimal on both sides so that multipleOf 0.1 (limit, minChargingRate in the official schemas; one decimal,
+    # OCPP 1.6 §7.13–7.14) is exact: with floats 21.4 would fail it, hence `ocpp` 2.1.0 validates with Decimal too.
     schema = json.loads(text, parse_float=Decimal)
     # Requests get their date-times checked, so that a bad one is a PropertyConstraintViolation whatever the
     # handler (fuzzing found handlers answering CallResult before looking at the date). Responses are not:

@@ -1,6 +1,6 @@
 """File transfers for Firmware Management: FTP, FTPS, HTTP and HTTPS (SupportedFileTransferProtocols).
 
-The URL scheme chooses the protocol (digest §3 item 8):
+The URL scheme chooses the protocol (OCPP 1.6 §8.1, §8.2; SupportedFileTransferProtocols: errata v4.0 3.90):
 
 - ``ftp://[user[:password]@]host[:port]/path``: FTP in passive mode (EPSV, then PASV) via `aioftp`; without
   user the login is anonymous. The path is relative to the login directory (RFC 1738 §3.2.2), as curl does.

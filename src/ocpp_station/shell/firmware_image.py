@@ -9,8 +9,9 @@ An image is an uncompressed POSIX tar holding exactly two members:
 An image is valid when it is such a tar, the manifest has that format, the version is a non-empty printable
 string of at most 50 characters (BootNotification.firmwareVersion is CiString50) and the payload has the
 stated size and SHA-256. Members are read in memory, never extracted, so a hostile tar cannot write files.
-`ocpp-station firmware-image --version V -o FILE` makes one. Plain OCPP 1.6 defines no signature (digest §3
-item 9); the checksum guards against corrupt and truncated images, not against forged ones.
+`ocpp-station firmware-image --version V -o FILE` makes one. Plain OCPP 1.6 defines no signature (§8.1 only
+recommends signing; the security whitepaper's L01 defines it); the checksum guards against corrupt and
+truncated images, not against forged ones.
 """
 
 from __future__ import annotations

@@ -267,7 +267,8 @@ class Link:
         try:
             schemas.validate_response(call.action, response.payload)
         except schemas.SchemaViolation as exc:
-            # A CallResult that breaks the schema was not processed as it should be: a failure (digest §2.7).
+            # A CallResult that breaks the schema was not processed as it should be: a failure (OCPP 1.6 §3.7.1;
+            # OCPP-J errata 3.3).
             outcome = self.st.on_failure(call, "error")
             log.warning(
                 "%s: %s %s answered with an invalid CallResult (%s): %s",
@@ -295,7 +296,7 @@ class Link:
                 continue
             try:
                 # The ping is sent inside the timeout too: on a half-open link the send itself can block
-                # once the socket buffer is full (digest §1.5).
+                # once the socket buffer is full (OCPP-J 1.6 §7; OCPP-J errata 3.11).
                 async with asyncio.timeout(interval):
                     pong = await ws.ping()
                     await pong

@@ -1,9 +1,13 @@
-"""Charging profiles and the composite schedule, as pure maths (OCPP 1.6 §3.13, §5.7, §7.8–7.14; digest §4.3/§4.4).
+"""Charging profiles and the composite schedule, as pure maths (OCPP 1.6 §3.13, §5.7, §7.8–7.14;
+errata v4.0 3.29, 3.34; OCTT TC_066, TC_067, TC_072).
 
 No station, no clock, no I/O: profiles are immutable values parsed from the OCPP payload, and every function
 takes the instant(s) and the running transactions it needs.
 
-Rules (digest §4.3/§4.4 and §10 items 1–4):
+Rules (OCPP 1.6 §3.13.2–3.13.3, §5.7; errata v4.0 3.29; where the spec is silent or sources disagree, our choice
+follows OCTT: TC_072 for the fall back to a lower stackLevel, TC_066 against libocpp's fall back to TxDefault,
+TC_067 for an Accepted composite at the hardware limit without profiles, and OCTT against errata v4.0 3.57 for
+chargingSchedule.startSchedule):
 * A profile is *valid* on [validFrom, validTo) and *active* where it is valid and its schedule runs: Absolute from
   startSchedule, Recurring (Daily/Weekly) from startSchedule + k × 24 h / 7 d (k ≥ 0, each recurrence cut at the
   recurrence length), Relative from the transaction start (no transaction: the start of the window asked for);

@@ -1,5 +1,6 @@
 """The configuration-key registry: every standard OCPP 1.6 key the station supports, with its type,
-accessibility, validation and persistence (OCPP 1.6 §9, §5.3, §5.8; digest §2.12).
+accessibility, validation and persistence (OCPP 1.6 §9, §5.3, §5.8; errata v4.0 3.80, 3.83, 3.85, 3.88, 3.90,
+3.91; OCPP-J errata 3.12; OCTT TC_019, TC_021, TC_040).
 
 Sans I/O: values are read once from a `ConfigPersistence` at construction and written through it on every
 accepted change. One `Configuration` per station; nothing here is shared between instances.
@@ -57,7 +58,8 @@ class KeyDefinition:
 class TooManyKeys(Exception):
     """A GetConfiguration.req asked for more keys than GetConfigurationMaxKeys (OCPP 1.6 §5.8, §9.1.9).
 
-    The spec leaves the answer open (digest §10 item 9); the caller picks the CALLERROR.
+    The spec leaves the answer open (neither §5.8 nor §9.1.9 says what happens beyond the maximum); the caller
+    picks the CALLERROR.
     """
 
     def __init__(self, requested: int, maximum: int) -> None:
@@ -77,7 +79,8 @@ _HEX = re.compile(r"[0-9A-Fa-f]*")
 # value could only overflow somewhere downstream, so it counts as out of range (OCPP 1.6 §5.3).
 _INT32_MAX = 2**31 - 1
 
-# The measurands this station can sample (a subset of the Measurand enum, OCPP 1.6 §7.31, digest §2.8 item 3).
+# The measurands this station can sample (a subset of the Measurand enum, OCPP 1.6 §7.31, spelt as in the JSON
+# schemas, which win over the OCR typos of the spec's table).
 # Anything else in one of the four measurand CSLs must be Rejected (OCPP 1.6 §3.16.4).
 SUPPORTED_MEASURANDS: frozenset[str] = frozenset(
     {
@@ -323,7 +326,9 @@ _CSL_RULES: Mapping[str, Callable[[list[str], Mapping[str, str]], list[str]]] = 
 def _check_authorization_key(value: str, from_wire: bool) -> str:
     if value == "" and not from_wire:
         return value  # no password configured; only the station itself may clear it
-    # 16..20 bytes as hex digits (security whitepaper A00.FR.205, OCPP-J §6.2.2; digest §9.7 item 1).
+    # 16..20 bytes as hex digits (security whitepaper A00.FR.205, OCPP-J 1.6 §6.2.2). The Basic password is the
+    # decoded bytes, as in the OCPP-J §6.2.2 example: our choice, as OCTT TC_085_CS only says
+    # "<Configured AuthorizationKey>" (and checks 20..40 hex characters, at least 16 characters).
     if not _HEX.fullmatch(value) or len(value) % 2 or not 32 <= len(value) <= 40:
         raise _Invalid("must be an even number (32 to 40) of hexadecimal digits")
     return value

@@ -67,7 +67,8 @@ _READERS: dict[str, Callable[[MeterReading], list[tuple[str | None, str | None, 
     "Voltage": _phased("V", lambda r: r.voltage_v, _VOLTAGE_PHASES),
     # Frequency has no UnitOfMeasure in 1.6: Hz is implied (OCPP 1.6 §7.31).
     "Frequency": _scalar(None, "Outlet", lambda r: r.frequency_hz, 2),
-    # 'Celcius' is the spelling stations keep sending for interoperability (digest §2.8 item 4).
+    # 'Celcius' is the spelling stations keep sending for interoperability (OCPP-J errata 2.1 (2025-04), which
+    # supersedes the advice of OCPP-J errata 2.2 to send 'Celsius').
     "Temperature": _scalar("Celcius", "Body", lambda r: r.temperature_c, 1),
     "SoC": _scalar("Percent", "EV", lambda r: r.soc_percent, 1),
 }

@@ -4,7 +4,7 @@ Policy (README "Reliability"):
 
 - transaction-related messages already queued are never dropped by this bound, and StartTransaction /
   StopTransaction are always queued (a transaction's start and end, with meterStart / meterStop, are what
-  billing needs; OCPP 1.6 §3.7 / digest §2.7);
+  billing needs; OCPP 1.6 §3.7, §3.7.1);
 - while the queue holds `[limits] max_queued_messages` messages, or the store's file system has less than
   `[limits] min_free_disk_mb` free, periodic (Sample.Periodic) and clock-aligned (Sample.Clock) MeterValues
   are not taken: a gap in the samples, which StopTransaction's meterStop still closes;

@@ -460,7 +460,9 @@ class CoreProfile:
         """Apply the retry rules; returns what happens next (the link puts it in its one log line)."""
         st = self.st
         if reason == "disconnected":
-            return "kept queued for the next connection"  # not a failure to process (digest §2.7 item 5)
+            # Not a failure to process (a CallError, OCPP-J errata 3.3; OCPP 1.6 §3.7.1): our reading. It is resent
+            # after reconnection, with the same id allowed (OCPP-J errata 3.1).
+            return "kept queued for the next connection"
         head = self.store.queue_head()
         if head is None or head.seq != call.queue_seq:
             return "already settled"
@@ -619,7 +621,7 @@ class CoreProfile:
         ):
             return {"status": "Rejected"}  # held by a reservation for another idTag (OCPP 1.6 §5.13)
         if profile is not None and not self.smart_charging.hold_remote_profile(c.connector_id, id_tag, profile):
-            return {"status": "Rejected"}  # a TxProfile this station cannot execute (digest §4.2)
+            return {"status": "Rejected"}  # a TxProfile it cannot run (OCPP 1.6 §5.16.2; OCTT TC_060)
 
         def begin() -> None:
             if c.authorization is not None or not self._can_start(c):

@@ -143,8 +143,9 @@ class Reservation:
             if booking.connector_id == c.connector_id:
                 return booking
         # OCPP 1.6 §5.13: for connector 0 the station keeps enough connectors free; once only as many
-        # free connectors remain as there are such reservations, those connectors are held (Reserved,
-        # digest §5 item 4: connector 0 itself cannot report Reserved).
+        # free connectors remain as there are such reservations, those connectors are held (Reserved: our
+        # choice, as §5.13 says nothing of the status and OCTT TC_049 expects Reserved; connector 0 itself
+        # cannot report Reserved, OCPP 1.6 §7.7).
         zero = self._zero_bookings()
         free = self._unbooked_free()
         if not zero or c not in free or len(free) > len(zero):

@@ -1,5 +1,6 @@
 """The Smart Charging profile: SetChargingProfile, ClearChargingProfile, GetCompositeSchedule (OCPP 1.6 §3.13, §5.5,
-§5.7, §5.16; digest §4), and the limit the connectors actually offer.
+§5.7, §5.16; errata v4.0 3.8, 3.24–3.26, 3.29, 3.34, 3.37–3.39, 3.53, 3.57, 3.88; OCTT TC_056–TC_060, TC_066,
+TC_067, TC_072, TC_082), and the limit the connectors actually offer.
 
 The maths lives in `charging_schedule` (pure); this module keeps the installed profiles (persisted in the store,
 so they survive restarts: errata v4.0 3.37), decides what SetChargingProfile accepts, ties TxProfiles to their
@@ -69,8 +70,9 @@ class SmartCharging:
         self._offer_energy = offer_energy
         hw = station.settings.hardware
         self.electrical = Electrical(hw.voltage_v, hw.phases, hw.max_current_a, len(station.connectors))
-        # digest §10 item 1: also fill chargingSchedule.startSchedule (= scheduleStart) in GetCompositeSchedule.conf
-        # (settings [smart_charging] include_start_schedule).
+        # Our choice where errata v4.0 3.57 (omit it) and OCTT TC_056/057/059/082 (check it) disagree: also fill
+        # chargingSchedule.startSchedule (= scheduleStart) in GetCompositeSchedule.conf (settings [smart_charging]
+        # include_start_schedule).
         self.include_start_schedule = station.settings.smart_charging.include_start_schedule
         self._profiles: dict[int, ChargingProfile] = {}
         self._bodies: dict[int, Payload] = {}
@@ -172,7 +174,7 @@ class SmartCharging:
             if c.transaction is not None
         }
 
-    # -- acceptance (digest §4.2) -----------------------------------------------------------------------
+    # -- acceptance (OCPP 1.6 §3.13.1, §5.16; errata v4.0 3.88; OCTT TC_058; limit checks: our choice) -----
     def _rejection(self, profile: ChargingProfile) -> str | None:
         """Why SetChargingProfile must answer Rejected, or None."""
         config = self.st.config
@@ -251,7 +253,7 @@ class SmartCharging:
     def clear_charging_profile(self, req: Payload) -> Payload:
         self._sync()
         if req.get("id") is not None:
-            # digest §4.5: with an id, that profile only; the other fields are ignored
+            # OCPP 1.6 §5.5; errata v4.0 3.25/3.26: with an id, that profile only; the other fields are ignored
             ids = [int(req["id"])] if int(req["id"]) in self._profiles else []
         else:
             connector_id = req.get("connectorId")

@@ -7,9 +7,9 @@ Three tiers of payloads per CS→CP action:
 - boundary: still valid, at the edges (strings at maxLength, astral characters, 32/64-bit integer limits,
   empty and long arrays, far-away dates, optional fields all present or all absent);
 - invalid: a valid payload with exactly one violation, whose CallError code follows the mapping of
-  `schemas.py` (digest §1.4 [IMPL]): missing required property → ProtocolError; wrong JSON type or
-  too-long string → TypeConstraintViolation; value outside an enum, a multipleOf or a date-time format →
-  PropertyConstraintViolation; unknown property → FormationViolation.
+  `schemas.py` (our choice among the codes of OCPP-J 1.6 §4.2.3): missing required property → ProtocolError;
+  wrong JSON type or too-long string → TypeConstraintViolation; value outside an enum, a multipleOf or a
+  date-time format → PropertyConstraintViolation; unknown property → FormationViolation.
 
 Raw frames cover the framing (OCPP-J 1.6 §4): not JSON, not an array, wrong element types, ids longer
 than 36 characters, unknown and wrong-direction actions, unknown MessageTypeIds, stray responses, binary

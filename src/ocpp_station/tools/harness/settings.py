@@ -68,7 +68,7 @@ class HarnessSettings:
     # Heartbeat and MeterValues are periodic and may legitimately interleave with any scenario step.
     tolerated_actions: tuple[str, ...] = ("Heartbeat", "MeterValues")
 
-    # --- certificate performance limits (OCA certification procedure, PICS A.2; digest §9) -------------
+    # --- certificate performance limits (OCA certification procedure, Document 1, Appendix A.2 PICS) ---
     remote_start_limit: float = 3.0  # "Response time for RemoteStartTransaction"
     response_time_limit: float = 15.0  # "OCPP response time"
     triggered_time_limit: float = 40.0  # "OCPP triggered-function time"

@@ -105,7 +105,7 @@ def sampled_value_problems(meter_value: Payload, items: Sequence[str], context: 
       per-phase values count as that measurand's sampledValue; the same (measurand, phase, location) twice
       does not (harness reading);
     * harness additions: no measurand the key does not prescribe (§3.16.1: the key "prescribes the set of
-      measurands"); location EV only for SoC (digest §2.8 / TC_070 tail).
+      measurands"); location EV only for SoC (§7.30: EV = "measurement taken by EV" / TC_070 tail).
 
     `coverage` False skips the per-item check (connector 0 of TC_071: the main meter cannot measure an EV's
     SoC, §3.16.3 reports a measurand where it is measured)."""

@@ -7,7 +7,7 @@ TC_008_1 (local start) and TC_008_2 (remote start) (octt16-testcases.md §0.1). 
 scenario verbatim; TC_008_1 is the same Before and steps 1-6 followed by the local start of the title: the
 EV driver presents the listed idTag. In both the start must need no Authorize.req: the idTag is in the list,
 LocalPreAuthorize is true, and AuthorizeRemoteTxRequests makes a remote start behave as a local one
-(OCPP 1.6 §3.5, §5.11; digest §2.5 item 9).
+(OCPP 1.6 §3.5, §5.11; OCTT TC_007, TC_008).
 """
 
 from __future__ import annotations

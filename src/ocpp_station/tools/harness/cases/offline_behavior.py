@@ -30,7 +30,7 @@ from ocpp_station.tools.harness.states import (
 MODULE = "15 Offline Behavior"
 OFFLINE_SAMPLES = 3  # TC_036: "[Wait till charge point sends few meter values (at least 3)]"
 # An idTag in the local list that the Central System answers differently makes the station report a
-# LocalListConflict on connectorId 0 (OCPP 1.6 §3.5.3, digest §2.5 item 8): TC_037_2 / TC_037_3 allow it.
+# LocalListConflict on connectorId 0 (OCPP 1.6 §3.5.2, §7.6): TC_037_2 / TC_037_3 allow it.
 LOCAL_LIST_CONFLICT = Expect("StatusNotification", {"connectorId": 0, "errorCode": "LocalListConflict"})
 
 
