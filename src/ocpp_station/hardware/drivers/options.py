@@ -55,6 +55,14 @@ class Options:
             raise DriverError(f"option {key!r} must be a number {bounds}, got {value!r}")
         return float(value)
 
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise DriverError(f"option {key!r} must be true or false, got {value!r}")
+        return value
+
     def finish(self) -> None:
         unknown = sorted(set(self._options) - self._used)
         if unknown:
