@@ -20,7 +20,8 @@ def duty_cycle_for_current(amps: float) -> float:
     """The duty cycle (%) an EVSE sends to offer `amps` (Table A.7); 0 A is 100 % (PWM off).
 
     Table A.7's two ranges do not meet: 51–52.5 A gives 84.4–85 %, which an EV reads by the first range of
-    Table A.8 as up to 1.6 A less (the safe side). Only 0 and 6..80 A can be coded: a caller with a lower limit must offer 0 (pause), a higher one 80 A.
+    Table A.8 as up to 1.6 A less (the safe side).
+    Only 0 and 6..80 A can be coded: a caller with a lower limit must offer 0 (pause), a higher one 80 A.
     """
     if not math.isfinite(amps) or amps < 0:
         raise ValueError(f"offered current must be a non-negative number of amperes, got {amps}")
