@@ -1,0 +1,1 @@
+"""Running the station as a system service (systemd)."""
