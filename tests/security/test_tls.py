@@ -16,6 +16,7 @@ import pytest
 from ocpp_station.security.demo_pki import CertificateAuthority
 from ocpp_station.security.events import SecurityEvent
 from ocpp_station.security.pki import (
+    KeyType,
     PrivateKey,
     build_csr,
     certificate_pem,
@@ -204,6 +205,30 @@ async def test_tls_12_handshake_with_each_ecdsa_suite(cpo: CertificateAuthority,
             assert await reader.readline() == b"hello\n"
             negotiated = writer.get_extra_info("ssl_object")
             assert negotiated.version() == "TLSv1.2" and negotiated.cipher()[0] == cipher
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+
+@pytest.mark.parametrize("cipher", ["AES128-GCM-SHA256", "AES256-GCM-SHA384"])
+async def test_tls_12_handshake_with_each_rsa_suite(tmp_path: Path, cipher: str) -> None:
+    # An RSA Central System certificate: TLS_RSA_WITH_AES_*_GCM (A00.FR.317), not disabled by OpenSSL's level.
+    rsa_root = CertificateAuthority.new_root("RSA Root", "Test CPO", key_type=KeyType.RSA_2048)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    key = generate_key(KeyType.RSA_2048)
+    certificate = rsa_root.issue(name("localhost"), key.public_key(), server_names=["localhost"])
+    (tmp_path / "rsa.pem").write_text(certificate_pem(certificate))
+    write_private_key(tmp_path / "rsa.key", key)
+    server.load_cert_chain(tmp_path / "rsa.pem", tmp_path / "rsa.key")
+    server.maximum_version = ssl.TLSVersion.TLSv1_2
+    server.set_ciphers(cipher)
+    async with tls_server(server) as running:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", running.port, ssl=profile2_context([rsa_root.pem]), server_hostname="localhost"
+        )
+        try:
+            assert await reader.readline() == b"hello\n"
+            assert writer.get_extra_info("ssl_object").cipher()[0] == cipher
         finally:
             writer.close()
             await writer.wait_closed()
