@@ -22,6 +22,7 @@ from .control import ControlError
 from .file_jobs import FileJobRunner
 from .file_transfer import FileTransfers
 from .firmware_image import FirmwareInstaller
+from .frame_events import FrameObserver
 from .hardware.simulated import EvModel, SimulatedStation
 from .link import Link
 from .settings import StationSettings
@@ -81,6 +82,8 @@ class StationRuntime:
         self._reset_task: asyncio.Task[None] | None = None
         self.boots = 0
         self.restarted = asyncio.Event()
+        # Shared with every Link this runtime builds, so observers outlive resets.
+        self.frame_observers: list[FrameObserver] = []
 
     # -- power ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,6 +108,7 @@ class StationRuntime:
             hardware=self.hardware,
         )
         link = Link(core, self.csms_url, self.file_jobs.link_trace)
+        link.frame_observers = self.frame_observers
         core.set_waker(self._wake)
         core.network_listener = link.set_online
         self._store, self._core, self._link = store, core, link
