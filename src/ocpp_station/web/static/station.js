@@ -166,6 +166,7 @@
     });
     if (chartData[0].length > CHART_POINTS) chartData.forEach((column) => column.shift());
     chart.setData(chartData);
+    $("chart").dataset.points = String(chartData[0].length); // lets scripts wait for a drawn history
   }
 
   // -- frames ---------------------------------------------------------------------------------------
