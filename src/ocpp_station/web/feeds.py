@@ -22,13 +22,13 @@ STATE_INTERVAL_S = 1.0  # the chart's resolution; also how soon a dead client is
 RETRY_MS = 1000  # how soon a browser reconnects after the station went away
 
 
-def _json_default(value: object) -> object:
+def json_default(value: object) -> object:
     # Meter values are Decimals in the station; JSON has one number type.
     return float(value) if isinstance(value, Decimal) else str(value)
 
 
 def event_bytes(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, default=_json_default)}\n\n".encode()
+    return f"event: {event}\ndata: {json.dumps(data, default=json_default)}\n\n".encode()
 
 
 async def open_stream(request: web.Request) -> web.StreamResponse:

@@ -35,7 +35,7 @@ FRAME_LIMIT = 500
 
 
 def _json(document: Any) -> web.Response:
-    return web.Response(text=json.dumps(document, default=feeds._json_default), content_type="application/json")
+    return web.Response(text=json.dumps(document, default=feeds.json_default), content_type="application/json")
 
 
 class PanelRoutes:
