@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit certify bench crash-bench fuzz clean
+.PHONY: demo test lint typecheck unit certify bench crash-bench fuzz screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ crash-bench: $(STAMP)
 # The long schema-aware fuzz run (the suite runs a short seeded one): frames/s and findings.
 fuzz: $(STAMP)
 	$(BIN)/python -m ocpp_station.tools.fuzz --frames 100000 --seed 1
+
+# docs/screenshots/{station,fleet}.png from a small demo, photographed by the system chromium.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.web.screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

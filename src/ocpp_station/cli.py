@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, default=Path("data"), help="where the station's store lives")
     run.add_argument("--config", type=Path, help="station settings (TOML)")
     run.add_argument("--api", type=_host_port, default=("127.0.0.1", 8180), help="control API HOST:PORT")
+    run.add_argument("--api-token", help="token the control API and panel require (needed beyond 127.0.0.1)")
     run.add_argument(
         "--keep-trying",
         action="store_true",
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a station against an embedded central system, with the control API")
     demo.add_argument("--api", type=_host_port, default=("127.0.0.1", 8180), help="control API HOST:PORT")
     demo.add_argument("--data-dir", type=Path, help="keep the demo station's store here (default: a temp dir)")
+    demo.add_argument("--api-token", help="token the control API and panel require (needed beyond 127.0.0.1)")
 
     certify = sub.add_parser("certify", help="run the conformance harness and print the certificate table")
     certify.add_argument("-k", dest="pattern", help="only cases whose id or title matches")
@@ -77,9 +79,10 @@ async def _run(args: argparse.Namespace) -> None:
         trace=station_trace_logger(args.data_dir, args.charge_box_id),  # <data-dir>/<id>.trace.log, rotated
     )
     directory = DictStationDirectory()
-    api = ControlApi(directory)
+    api = ControlApi(directory, token=args.api_token or settings.network.api_token)
     await api.start(*args.api)
     try:
+        api.telemetry.watch(runtime)  # before start: the panel and /metrics see the boot too
         await runtime.start()
         directory.add(runtime)
         if not args.keep_trying:
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             from ocpp_station.shell.demo import run_demo
 
             logging.getLogger("ocpp_station.trace").setLevel(logging.WARNING)
-            asyncio.run(run_demo(args.api[0], args.api[1], args.data_dir))
+            asyncio.run(run_demo(args.api[0], args.api[1], args.data_dir, args.api_token))
         elif args.command == "firmware-image":
             from ocpp_station.shell.firmware_image import make_image_file
 

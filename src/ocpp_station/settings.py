@@ -50,6 +50,7 @@ class Network:
     reconnect_max_s: float = 60.0
     # Largest inbound WebSocket message; a bigger one closes the connection with 1009 (RFC 6455 §7.4.1).
     max_frame_bytes: int = 1 << 20
+    api_token: str | None = None  # the control API's token (--api-token); needed to listen beyond loopback
 
 
 @dataclass(frozen=True, slots=True)

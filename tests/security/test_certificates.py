@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ocpp_station.schemas import validate_response
+from ocpp_station.protocol.schemas import validate_response
 from ocpp_station.security.certificates import (
     CertificateStore,
     CertificateUse,

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from ocpp_station.clock import parse_iso
-from ocpp_station.schemas import SchemaViolation, validate_request
+from ocpp_station.protocol.schemas import SchemaViolation, validate_request
 from ocpp_station.security.events import (
     MAX_TECH_INFO,
     STATION_EVENTS,

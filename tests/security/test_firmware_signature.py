@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from ocpp_station.schemas import validate_response
+from ocpp_station.protocol.schemas import validate_response
 from ocpp_station.security.demo_pki import CertificateAuthority, sign_firmware
 from ocpp_station.security.events import SecurityEvent
 from ocpp_station.security.firmware_signature import (

@@ -97,7 +97,7 @@ def test_csr_subject_is_serial_and_cpo_name(kind: KeyType) -> None:
 
 
 def test_csr_fits_sign_certificate(station_key: PrivateKey) -> None:
-    from ocpp_station.schemas import validate_request
+    from ocpp_station.protocol.schemas import validate_request
 
     for key in (station_key, generate_key(KeyType.RSA_2048)):
         validate_request("SignCertificate", {"csr": build_csr(key, serial_number="CP-0001", cpo_name="Acme")})
@@ -368,7 +368,7 @@ def test_serial_number_is_upper_hex_without_leading_zeroes(cpo: CertificateAutho
 
 
 def test_hash_data_payload_fits_the_schema(cpo: CertificateAuthority) -> None:
-    from ocpp_station.schemas import validate_request
+    from ocpp_station.protocol.schemas import validate_request
 
     payload = certificate_hash_data(cpo.certificate, algorithm=HashAlgorithm.SHA512).as_payload()
     validate_request("DeleteCertificate", {"certificateHashData": payload})

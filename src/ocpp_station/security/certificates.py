@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .events import SecurityEvent
-from .pki import (
+from ocpp_station.security.events import SecurityEvent
+from ocpp_station.security.pki import (
     CertificateHashData,
     HashAlgorithm,
     PemError,

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .firmware_signature import SignatureStatus, verify_signature
-from .pki import (
+from ocpp_station.security.firmware_signature import SignatureStatus, verify_signature
+from ocpp_station.security.pki import (
     KeyType,
     PrivateKey,
     certificate_pem,

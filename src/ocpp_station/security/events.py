@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from ..clock import iso_utc
+from ocpp_station.clock import iso_utc
 
 MAX_TECH_INFO = 255  # §5.15: techInfo string[0..255]
 

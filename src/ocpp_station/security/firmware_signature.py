@@ -22,8 +22,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from .events import SecurityEvent
-from .pki import PemError, is_ca, issued_by, parse_certificate, strength_problem, validity_problem
+from ocpp_station.security.events import SecurityEvent
+from ocpp_station.security.pki import PemError, is_ca, issued_by, parse_certificate, strength_problem, validity_problem
 
 log = logging.getLogger("ocpp_station.security")
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from .events import SecurityEvent
+from ocpp_station.security.events import SecurityEvent
 
 log = logging.getLogger("ocpp_station.security")
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
 
-from .events import SecurityEvent
-from .pki import read_private_key
+from ocpp_station.security.events import SecurityEvent
+from ocpp_station.security.pki import read_private_key
 
 # A00.FR.317/421, in OpenSSL's names:
 #   TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = ECDHE-ECDSA-AES128-GCM-SHA256

@@ -28,6 +28,8 @@ from aiohttp import web
 
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, UNPLUG_SIDES
 from ocpp_station.shell.control import ControlError, ControlledStation
+from ocpp_station.shell.web import Telemetry, TokenRequired, install, token_middleware
+from ocpp_station.shell.web.auth import check_bind
 
 __all__ = [
     "CHARGE_POINT_FAULT_CODES",
@@ -479,9 +481,13 @@ class _Routes:
         return web.Response(body=self._openapi, content_type="application/json")
 
 
-def create_app(directory: StationDirectory) -> web.Application:
+def create_app(
+    directory: StationDirectory, *, token: str | None = None, telemetry: Telemetry | None = None
+) -> web.Application:
     """The aiohttp application of the control API (for embedding; `ControlApi` runs it standalone)."""
-    app = web.Application(middlewares=[_json_errors], client_max_size=MAX_BODY_BYTES)
+    # With a token, it is checked before anything else runs, pages and live feeds included.
+    middlewares = ([token_middleware(token)] if token else []) + [_json_errors]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     routes = _Routes(directory, _openapi_bytes())
     for method, suffix, handler in routes.station_routes():
         for prefix in ("/api", _STATION_PREFIX):
@@ -492,6 +498,7 @@ def create_app(directory: StationDirectory) -> web.Application:
                 app.router.add_route(method, prefix + suffix, handler)
     app.router.add_get("/api/stations", routes.stations, allow_head=False)
     app.router.add_get("/api/openapi.json", routes.openapi, allow_head=False)
+    install(app, directory, telemetry or Telemetry(), sorted(CHARGE_POINT_FAULT_CODES), _STATION_PREFIX)
     return app
 
 
@@ -517,8 +524,13 @@ def _url_host(host: str) -> str:
 class ControlApi:
     """The control API server for the stations of one directory."""
 
-    def __init__(self, directory: StationDirectory) -> None:
+    def __init__(
+        self, directory: StationDirectory, *, token: str | None = None, telemetry: Telemetry | None = None
+    ) -> None:
         self._directory = directory
+        self._token = token
+        # Callers `telemetry.watch(runtime)` before starting a station so the panel and /metrics see its boot.
+        self.telemetry = telemetry or Telemetry()
         self._runner: web.AppRunner | None = None
         self._host = ""
         self._port = 0
@@ -530,7 +542,12 @@ class ControlApi:
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         if not 0 <= port <= 65535:
             raise ApiStartError(f"control API: cannot listen on {where}: port must be 0-65535")
-        runner = web.AppRunner(create_app(self._directory), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        try:
+            check_bind(host, self._token)
+        except TokenRequired as exc:
+            raise ApiStartError(f"control API: cannot listen on {where}: {exc}") from None
+        app = create_app(self._directory, token=self._token, telemetry=self.telemetry)
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)

@@ -90,7 +90,7 @@ class _TraceFormatter(logging.Formatter):
         return f"{self.formatTime(record, '%H:%M:%S')} {_readable(record)}"
 
 
-async def run_demo(api_host: str, api_port: int, data_dir: Path | None) -> None:
+async def run_demo(api_host: str, api_port: int, data_dir: Path | None, api_token: str | None = None) -> None:
     trace = logging.getLogger("ocpp_station.trace.demo")
     handler = logging.StreamHandler()
     handler.setFormatter(_TraceFormatter())
@@ -106,15 +106,17 @@ async def run_demo(api_host: str, api_port: int, data_dir: Path | None) -> None:
     workdir = data_dir or Path(tempfile.mkdtemp(prefix="ocpp-station-demo-"))
     runtime = StationRuntime(csms_url=central.url, charge_box_id="DEMO-CP-1", data_dir=workdir, trace=trace)
     directory = DictStationDirectory()
-    api = ControlApi(directory)
+    api = ControlApi(directory, token=api_token)
     try:
         await api.start(api_host, api_port)
+        api.telemetry.watch(runtime)
         await runtime.start()
         directory.add(runtime)
         base = api.base_url
         print(
             f"""
 ocpp-station demo: station DEMO-CP-1 is connected to an embedded central system at {central.url}
+  web panel    {base}/{f"?token={api_token}" if api_token else ""}
   data dir     {workdir}
   control API  {base}/api/state      (OpenAPI: {base}/api/openapi.json)
 

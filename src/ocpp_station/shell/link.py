@@ -21,6 +21,7 @@ from websockets.typing import Subprotocol
 
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
+from ocpp_station.shell.frame_events import FrameEvent, FrameKind, FrameObserver
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
 
@@ -59,6 +60,16 @@ class Link:
         self.last_error: str | None = None
         self.connected_once = asyncio.Event()
         self.first_attempt = asyncio.Event()
+        self.frame_observers: list[FrameObserver] = []
+
+    def _observe(self, kind: FrameKind, text: str = "") -> None:
+        event = FrameEvent(self.st.charge_box_id, kind, text)
+        for observer in self.frame_observers:
+            try:
+                observer(event)
+            except Exception:
+                # Watching the link must never break it.
+                log.exception("%s: frame observer failed", self.st.charge_box_id)
 
     def wake(self) -> None:
         self._send_wake.set()
@@ -124,6 +135,7 @@ class Link:
                 self._ws = None
                 self._fail_pending()
                 if self.st.connected:
+                    self._observe("disconnected")
                     self.st.on_disconnected()
                     log.info("%s: disconnected", self.st.charge_box_id)
             # Capped exponential back-off with jitter (OCPP-J errata 3.4: do not overload the CS).
@@ -161,6 +173,7 @@ class Link:
     async def _session(self, ws: ClientConnection) -> None:
         self._ws = ws
         self.st.on_connected()
+        self._observe("connected")
         self.connected_once.set()
         self.first_attempt.set()
         tasks = [
@@ -181,11 +194,13 @@ class Link:
 
     async def _send_text(self, ws: ClientConnection, text: str) -> None:
         self.trace.info("%s → %s", self.st.charge_box_id, text)
+        self._observe("sent", text)
         await ws.send(text)
 
     async def _reader(self, ws: ClientConnection) -> None:
         async for text in ws:
             self.trace.info("%s ← %s", self.st.charge_box_id, text)
+            self._observe("received", str(text))
             try:
                 message = parse_frame(text)
             except IgnoredFrame as exc:
@@ -236,6 +251,7 @@ class Link:
             except TimeoutError:
                 if self._pending.pop(call.unique_id, None) is None:
                     continue  # the reader delivered the response as the timeout struck
+                self._observe("timeout", encode(Call(call.unique_id, call.action, call.payload)))
                 outcome = self.st.on_failure(call, "timeout")
                 log.warning(
                     "%s: no response to %s %s within %g s (MessageTimeout): %s",

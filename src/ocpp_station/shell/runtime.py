@@ -26,6 +26,7 @@ from ocpp_station.shell.control import ControlError
 from ocpp_station.shell.file_jobs import FileJobRunner
 from ocpp_station.shell.file_transfer import FileTransfers
 from ocpp_station.shell.firmware_image import FirmwareInstaller
+from ocpp_station.shell.frame_events import FrameObserver
 from ocpp_station.shell.link import Link
 from ocpp_station.shell.station_control import StationControl
 from ocpp_station.station.hub import Station
@@ -99,6 +100,8 @@ class StationRuntime(StationControl):
         self._reset_task: asyncio.Task[None] | None = None
         self.boots = 0
         self.restarted = asyncio.Event()
+        # Shared with every Link this runtime builds, so observers outlive resets.
+        self.frame_observers: list[FrameObserver] = []
 
     # -- power ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -118,6 +121,7 @@ class StationRuntime(StationControl):
             store.close()
             raise
         link = Link(core, self.csms_url, self.file_jobs.link_trace)
+        link.frame_observers = self.frame_observers
         core.set_waker(self._wake)
         self._store, self._core, self._link = store, core, link
         self._disk_checked_at = -math.inf

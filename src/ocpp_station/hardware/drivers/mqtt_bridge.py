@@ -36,7 +36,7 @@ from ocpp_station.hardware.composed import ComposedConnector, ComposedStation
 from ocpp_station.hardware.drivers.meter_health import MeterHealth
 from ocpp_station.hardware.drivers.options import Options
 from ocpp_station.hardware.iec61851 import duty_cycle_for_current
-from ocpp_station.hardware.interfaces import MeterReading
+from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, MeterReading
 from ocpp_station.hardware.parts import (
     AuthTokenProvider,
     ConnectorLock,
@@ -48,7 +48,6 @@ from ocpp_station.hardware.parts import (
     MeterPart,
     TokenCallback,
 )
-from ocpp_station.hardware.simulated import ERROR_CODES, MAX_ID_TAG_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -384,8 +383,8 @@ class MqttBridge:
 
     def _on_rfid(self, data: Mapping[str, Any]) -> None:
         id_tag = data["id_tag"]
-        if not isinstance(id_tag, str) or not 1 <= len(id_tag) <= MAX_ID_TAG_LENGTH:
-            raise ValueError(f"id_tag must be a string of 1..{MAX_ID_TAG_LENGTH} characters (IdToken, §7.24)")
+        if not isinstance(id_tag, str) or not 1 <= len(id_tag) <= ID_TAG_MAX_LENGTH:
+            raise ValueError(f"id_tag must be a string of 1..{ID_TAG_MAX_LENGTH} characters (IdToken, §7.24)")
         connector = data.get("connector")
         if connector is not None:
             connector = self._connector(str(connector))
@@ -412,7 +411,7 @@ def _fault(data: Mapping[str, Any]) -> Fault | None:
     code = data["error_code"]
     if code is None:
         return None
-    if code not in ERROR_CODES:
+    if code not in CHARGE_POINT_FAULT_CODES:
         raise ValueError(f"error_code {code!r} is not an OCPP ChargePointErrorCode other than NoError")
     info = data.get("info")
     if info is not None and not isinstance(info, str):
