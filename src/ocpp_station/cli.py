@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             asyncio.run(_run(args))
         elif args.command == "demo":
+            # Each subcommand imports what only it needs, so that `run` on a charger starts without the harness
+            # or the demo central system (a start-up cost, not an import cycle).
             from ocpp_station.shell.demo import run_demo
 
             logging.getLogger("ocpp_station.trace").setLevel(logging.WARNING)

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from ocpp_station.shell.api import ControlApi, DictStationDirectory
 from ocpp_station.shell.runtime import StationRuntime
-from tests.fake_csms import FakeCsms
+from tests.support.fake_csms import FakeCsms
 from tests.web.browser import launch
 
 AUTHORIZATION_KEY = "00112233445566778899aabbccddeeff"  # write-only: the panel must never show it

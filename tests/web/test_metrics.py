@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ocpp_station.shell.api import ControlApi, DictStationDirectory
-from tests.fake_csms import Received
+from tests.support.fake_csms import Received
 from tests.web.conftest import Panel, start_panel, stop_panel
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, UNPLUG_SIDES
-from ocpp_station.shell.control import ControlError, ControlledStation
+from ocpp_station.shell.control import ControlError, ControlledStation, StationDirectory
 from ocpp_station.shell.web import Telemetry, TokenRequired, install, token_middleware
 from ocpp_station.shell.web.auth import check_bind
 
@@ -66,16 +66,6 @@ _JSON_TYPE_NAMES: Mapping[type, str] = MappingProxyType(
         type(None): "null",
     }
 )
-
-
-class StationDirectory(Protocol):
-    """What the API serves: a lookup from chargeBoxId to station, plus the station of the short routes."""
-
-    def get(self, charge_box_id: str) -> ControlledStation | None: ...
-
-    def ids(self) -> list[str]: ...
-
-    def default(self) -> ControlledStation | None: ...
 
 
 class DictStationDirectory:

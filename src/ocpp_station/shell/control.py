@@ -57,3 +57,13 @@ class ControlledStation(Protocol):
     def set_local_list_failure(self, failing: bool) -> None:
         """While failing, storing a SendLocalList update fails (answered Failed; OCTT TC_043_3)."""
         ...
+
+
+class StationDirectory(Protocol):
+    """What the API serves: a lookup from chargeBoxId to station, plus the station of the short routes."""
+
+    def get(self, charge_box_id: str) -> ControlledStation | None: ...
+
+    def ids(self) -> list[str]: ...
+
+    def default(self) -> ControlledStation | None: ...

@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ocpp_station.shell.control import StationDirectory
 from ocpp_station.shell.web import station_view
 from ocpp_station.shell.web.telemetry import Telemetry
-
-if TYPE_CHECKING:
-    from ocpp_station.shell.api import StationDirectory
 
 PERCENTILES = (50, 90, 99)
 

@@ -7,17 +7,14 @@ fleet harness) never share or double-count series.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from ocpp_station.shell.control import ControlError
+from ocpp_station.shell.control import ControlError, StationDirectory
 from ocpp_station.shell.web import station_view
 from ocpp_station.shell.web.telemetry import Telemetry
-
-if TYPE_CHECKING:
-    from ocpp_station.shell.api import StationDirectory
 
 ID = "charge_box_id"
 

@@ -12,20 +12,17 @@ import html
 import json
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ocpp_station.shell.control import ControlError, ControlledStation
+from ocpp_station.shell.control import ControlError, ControlledStation, StationDirectory
 from ocpp_station.shell.web import feeds, fleet, station_view
 from ocpp_station.shell.web.auth import presented_token
 from ocpp_station.shell.web.metrics import registry_for
 from ocpp_station.shell.web.telemetry import Telemetry
-
-if TYPE_CHECKING:
-    from ocpp_station.shell.api import StationDirectory
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STATIC = resources.files(__package__).joinpath("static")

@@ -518,6 +518,7 @@ def run_fuzz(
     data_dir: Path | None = None,
 ) -> Report:
     """Send at least `frames` generated frames; returns the report (findings are collected, not raised)."""
+    # hypothesis is a dev dependency: the fuzzer is a tool, and importing this module must not require it.
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocpp_station.shell.firmware_image import build_image
 from ocpp_station.tools.harness.case import CaseContext
 
 FIRMWARE_VERSION = "OCTT-FW-2.0.0"  # the version of the valid image the harness serves
@@ -101,8 +102,6 @@ async def harness_files(ctx: CaseContext) -> AsyncIterator[FileLocations]:
             settings.firmware_location, settings.invalid_firmware_location, settings.log_location, None, None
         )
         return
-    from ocpp_station.shell.firmware_image import build_image
-
     with tempfile.TemporaryDirectory(prefix="octt-ftp-") as directory:
         root = Path(directory)
         (root / "firmware").mkdir()

@@ -13,14 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from ocpp_station.settings import StationSettings
+from ocpp_station.shell.api import ControlApi, DictStationDirectory
+from ocpp_station.shell.runtime import StationRuntime
 from ocpp_station.tools.harness.settings import FIXED_CABLE
-
-if TYPE_CHECKING:
-    from ocpp_station.settings import StationSettings
-    from ocpp_station.shell.api import ControlApi, DictStationDirectory
-    from ocpp_station.shell.runtime import StationRuntime
 
 
 class StationUnderTest(Protocol):
@@ -96,8 +94,6 @@ class InProcessStation:
     async def open(self) -> None:
         if self._api is not None:
             return
-        from ocpp_station.shell.api import ControlApi, DictStationDirectory
-
         self._directory = DictStationDirectory()
         api = ControlApi(self._directory)
         await api.start("127.0.0.1", 0)
@@ -108,8 +104,6 @@ class InProcessStation:
             raise RuntimeError("the station is already powered on")
         await self.open()
         if self._runtime is None:
-            from ocpp_station.shell.runtime import StationRuntime
-
             # One runtime for the whole case: its simulated hardware (cable plugged, EV) survives a power
             # cycle just as the physical one does; start() after stop()/kill() is the next power-on.
             self._runtime = StationRuntime(
@@ -215,8 +209,6 @@ class InProcessFactory:
 def settings_for_hardware(settings: StationSettings | None, variant: str) -> StationSettings:
     """`settings` with the cable of the hardware variant. UnlockConnectorOnEVSideDisconnect follows the
     cable: read-only false for a fixed one (errata v4.0 3.85), the detachable default otherwise."""
-    from ocpp_station.settings import StationSettings
-
     base = settings if settings is not None else StationSettings()
     fixed = variant == FIXED_CABLE
     if base.hardware.fixed_cable == fixed:
