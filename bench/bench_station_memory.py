@@ -10,7 +10,10 @@ the in-memory store):
 * file descriptors per station;
 * time to start N stations: from the first `start()` until every station is registered (Accepted).
 
-Run: .venv/bin/python bench/bench_station_memory.py [--stations 2000] [--stores sqlite memory]
+`--core-only` measures the pure station alone (composition root + store + simulated hardware, booted by hand,
+no link and no event loop): what a leaner shell than `StationRuntime` could get down to.
+
+Run: .venv/bin/python bench/bench_station_memory.py [--stations 2000] [--stores sqlite memory] [--core-only]
 """
 
 from __future__ import annotations
@@ -28,9 +31,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from ocpp_station.assemble import assemble, build_hardware
+from ocpp_station.clock import ManualClock
 from ocpp_station.settings import parse_settings
 from ocpp_station.shell.runtime import StationRuntime, StoreKind
 from ocpp_station.station.contract import Registration
+from ocpp_station.station.hub import Station
+from ocpp_station.station.ports import Store
+from ocpp_station.stores.memory import MemoryStore
+from ocpp_station.stores.sqlite import SqliteStore
 
 DEFAULT_CSMS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "csms_load.py"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -94,8 +103,39 @@ async def measure(kind: StoreKind, count: int, url: str, data_dir: Path) -> tupl
     return per_station_kib, per_station_fds, start_s
 
 
+def measure_core_only(kind: StoreKind, count: int, data_dir: Path) -> tuple[float, float, float]:
+    settings = parse_settings({"hardware": {"connectors": 1}})
+    clock = ManualClock()
+
+    def make(n: int) -> Station:
+        store: Store = SqliteStore(data_dir / f"{n}.sqlite") if kind == "sqlite" else MemoryStore()
+        hardware = build_hardware(settings.hardware, store)
+        station = assemble(
+            charge_box_id=f"{kind}-{n:05d}", settings=settings, store=store, hardware=hardware.station, clock=clock
+        )
+        station.start()
+        return station
+
+    make(count)
+    gc.collect()
+    rss_before, fds_before = rss_bytes(), open_fds()
+    started = time.perf_counter()
+    stations = [make(n) for n in range(count)]
+    start_s = time.perf_counter() - started
+    gc.collect()
+    result = (rss_bytes() - rss_before) / count / 1024, (open_fds() - fds_before) / count, start_s
+    for station in stations:
+        station.store.close()
+    return result
+
+
 async def main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.ERROR)
+    if args.core_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            kib, fds, start_s = measure_core_only(args.stores[0], args.stations, Path(tmp))
+        print(f"{args.stores[0]:<8} {kib:>12.1f} {fds:>12.2f} {start_s:>14.2f}", flush=True)
+        return
     port = free_port()
     csms = subprocess.Popen(
         [
@@ -129,8 +169,10 @@ if __name__ == "__main__":
     parser.add_argument("--stations", type=int, default=2000)
     parser.add_argument("--stores", nargs="+", choices=("sqlite", "memory"), default=["sqlite", "memory"])
     parser.add_argument("--csms", type=Path, default=DEFAULT_CSMS, help="the shared load CSMS script")
+    parser.add_argument("--core-only", action="store_true", help="the pure station alone: no link, no event loop")
     arguments = parser.parse_args()
-    print(f"{arguments.stations} idle stations (StationRuntime: core + link), one process, CSMS in another")
+    what = "pure station cores, no link" if arguments.core_only else "StationRuntime: core + link, CSMS in another"
+    print(f"{arguments.stations} idle stations ({what}), one process")
     print(f"{'store':<8} {'KiB/station':>12} {'fds/station':>12} {'start all (s)':>14}", flush=True)
     if len(arguments.stores) == 1:
         asyncio.run(main(arguments))
@@ -138,5 +180,6 @@ if __name__ == "__main__":
         # One process per store: memory freed by one run would otherwise be reused by the next and hide its cost.
         for kind in arguments.stores:
             one = [sys.executable, __file__, "--stations", str(arguments.stations), "--csms", str(arguments.csms)]
+            one += ["--core-only"] if arguments.core_only else []
             lines = subprocess.run([*one, "--stores", kind], check=True, capture_output=True, text=True).stdout
             print(lines.splitlines()[-1], flush=True)
