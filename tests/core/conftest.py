@@ -1,13 +1,24 @@
-"""Fixtures shared by the tests that drive the station core without sockets."""
+"""Fixtures shared by the tests that drive the station core without sockets or files."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.core_driver import CoreDriver
+
+
+@pytest.fixture(autouse=True)
+def no_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure station runs on the in-memory store here: opening a SQLite database is a test failure."""
+
+    def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise AssertionError(f"a core test opened a SQLite database: {args[:1]}")
+
+    monkeypatch.setattr(sqlite3, "connect", refuse)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from ocpp_station.clock import iso_utc
 from ocpp_station.protocol.rpc import CallError
-from ocpp_station.stores.sqlite import IdTagEntry
+from ocpp_station.station.ports import IdTagEntry
 from tests.support.core_driver import CoreDriver, result
 
 ENABLED = {"LocalAuthListEnabled": "true"}
