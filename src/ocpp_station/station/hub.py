@@ -10,6 +10,7 @@ registration (BootNotification, Heartbeat), StatusNotification, the outbound que
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -247,23 +248,23 @@ class Station:
         # status it causes, its StopTransaction before the statuses and notifications that follow its end.
         # A status held back by MinimumStatusDuration, or a queued message waiting for its retry, lets the
         # others pass.
-        candidates: list[tuple[float, Callable[[], OutboundCall]]] = []
-        for index, entry in enumerate(self._status_queue):
-            if entry.eligible_at <= now:
-                candidates.append((entry.order, lambda index=index: self._pop_status(index)))  # type: ignore[misc]
-                break
-        if self._outbox:
-            candidates.append((self._outbox[0].order, self._outbox.popleft))
+        status_at = next((i for i, e in enumerate(self._status_queue) if e.eligible_at <= now), None)
         queued = self.core.next_queued_call()
-        if queued is not None:
-            order = self._queued_order.get(queued.queue_seq or 0, 0)  # from an earlier run: before all of this one
-            candidates.append((order, lambda: queued))
-        if candidates:
-            return min(candidates, key=lambda c: c[0])[1]()
-        if self._heartbeat_due:
-            self._heartbeat_due = False
-            return OutboundCall("Heartbeat", {}, new_unique_id(), on_result=self.on_heartbeat_result)
-        return None
+        status_order = math.inf if status_at is None else self._status_queue[status_at].order
+        outbox_order = self._outbox[0].order if self._outbox else math.inf
+        # A queued message from an earlier run has no number: it goes before everything of this one.
+        queued_order = math.inf if queued is None else self._queued_order.get(queued.queue_seq or 0, 0)
+        first = min(status_order, outbox_order, queued_order)
+        if first == math.inf:
+            if self._heartbeat_due:
+                self._heartbeat_due = False
+                return OutboundCall("Heartbeat", {}, new_unique_id(), on_result=self.on_heartbeat_result)
+            return None
+        if first == queued_order:
+            return queued
+        if first == status_order and status_at is not None:
+            return self._pop_status(status_at)
+        return self._outbox.popleft()
 
     def _pop_status(self, index: int) -> OutboundCall:
         entry = self._status_queue[index]
@@ -286,7 +287,8 @@ class Station:
         """Queue a message that is not transaction-related (it may overtake the queue, OCPP 1.6 §3.7)."""
         call = OutboundCall(action, payload, new_unique_id(), on_result, on_failure)
         if first and self._outbox:
-            call.order = self._outbox[0].order - 0.5  # ahead of the others, still after what came before them
+            # Ahead of the others, still after what was queued before them.
+            call.order = math.nextafter(self._outbox[0].order, -math.inf)
             self._outbox.appendleft(call)
         else:
             call.order = self._next_order()
