@@ -99,6 +99,9 @@ class ComposedConnector:
         amps = self._board.max_current_a if limit_a is None else min(float(limit_a), self._board.max_current_a)
         # The PWM cannot code less than 6 A (IEC 61851-1 Table A.7): a lower limit pauses the EV instead.
         amps = 0.0 if amps < MIN_CURRENT_A else min(amps, MAX_CURRENT_A)
+        # The meter is read at the instant the power changes, so a meter that integrates lazily (the simulated
+        # one) closes the interval under the old power; a polled meter just answers its latest reading.
+        self._meter_part.read(now)
         self._offered_a = amps if enabled else 0.0
         self._board.set_offered_current(self._offered_a)
         self._board.allow_power_on(enabled)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import aiomqtt
 
 from ocpp_station.hardware.composed import ComposedConnector, ComposedStation
+from ocpp_station.hardware.drivers import Bridge, ConnectorParts
 from ocpp_station.hardware.drivers.meter_health import MeterHealth
 from ocpp_station.hardware.drivers.options import Options
 from ocpp_station.hardware.iec61851 import duty_cycle_for_current
@@ -250,6 +251,15 @@ class MqttBridge:
         ]
         return ComposedStation(connectors, self.tokens)
 
+    def connector_parts(self, connector_id: int) -> ConnectorParts:
+        if not 1 <= connector_id <= len(self.boards):
+            raise ValueError(f"serves connectors 1..{len(self.boards)}, not connector {connector_id}")
+        n = connector_id - 1
+        return ConnectorParts(self.boards[n], self.meters[n], None if self.locks is None else self.locks[n])
+
+    def token_provider(self) -> AuthTokenProvider:
+        return self.tokens
+
     @property
     def connected(self) -> bool:
         return self._connected
@@ -442,6 +452,6 @@ def create(options: Mapping[str, Any]) -> MqttBridge:
 if TYPE_CHECKING:
 
     def _conforms(
-        board: MqttBoard, meter: MqttMeter, lock: MqttLock, tokens: MqttTokens
-    ) -> tuple[EvseBoard, MeterPart, ConnectorLock, AuthTokenProvider]:
-        return board, meter, lock, tokens
+        board: MqttBoard, meter: MqttMeter, lock: MqttLock, tokens: MqttTokens, bridge: MqttBridge
+    ) -> tuple[EvseBoard, MeterPart, ConnectorLock, AuthTokenProvider, Bridge]:
+        return board, meter, lock, tokens, bridge
