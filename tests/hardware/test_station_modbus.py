@@ -57,7 +57,8 @@ def energies(sent: list[tuple[str, dict[str, Any]]] | Received) -> list[float]:
             values.append(float(payload["meterStop"]))
         elif action == "MeterValues":
             for mv in payload["meterValue"]:
-                values += [float(s["value"]) for s in mv["sampledValue"] if s.get("measurand") == "Energy.Active.Import.Register"]
+                sampled = mv["sampledValue"]
+                values += [float(s["value"]) for s in sampled if s.get("measurand") == "Energy.Active.Import.Register"]
     return values
 
 

@@ -51,7 +51,7 @@ def _driver_table(where: str, table: Mapping[str, Any]) -> tuple[str, dict[str, 
     options = dict(table)
     name = options.pop("driver", None)
     if not isinstance(name, str) or not name:
-        raise DriverError(f"{where}: missing driver = \"<name>\"")
+        raise DriverError(f'{where}: missing driver = "<name>"')
     return name, options
 
 
@@ -110,9 +110,7 @@ def build_from_parts(
                 parts = bridge.connector_parts(connector_id)
             except ValueError:
                 continue  # this bridge does not serve that connector
-            found = ConnectorParts(
-                found.board or parts.board, found.meter or parts.meter, found.lock or parts.lock
-            )
+            found = ConnectorParts(found.board or parts.board, found.meter or parts.meter, found.lock or parts.lock)
         return found
 
     explicit: dict[str, list[tuple[str, Any]]] = {
