@@ -240,6 +240,12 @@ class StationRuntime(StationControl):
             await self._drain(core, backup_s)
         await self.stop()
 
+    async def drain(self, limit_s: float) -> None:
+        """Before a graceful power-off (SIGTERM): let what is queued leave while online, up to limit_s."""
+        core = self._core
+        if core is not None and self._tasks:
+            await self._drain(core, limit_s)
+
     async def _drain(self, core: Station, limit_s: float) -> None:
         """Let what is queued out while online, up to limit_s: the transaction messages and what they caused (the
         statuses after a StopTransaction, OCTT TC_016 step 5)."""
