@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ocpp_station.hardware.drivers.options import Options
-from ocpp_station.hardware.iec61851 import current_for_duty_cycle, duty_cycle_for_current
+from ocpp_station.hardware.iec61851 import (
+    DIGITAL_COMMUNICATION_DUTY_PERCENT,
+    MIN_CURRENT_A,
+    current_for_duty_cycle,
+    duty_cycle_for_current,
+)
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, MeterReading
 from ocpp_station.hardware.parts import (
     AuthTokenProvider,
@@ -28,14 +34,37 @@ from ocpp_station.hardware.parts import (
     MeterPart,
     TokenCallback,
 )
-from ocpp_station.hardware.simulated import (
-    AMBIENT_TEMPERATURE_C,
-    FREQUENCY_HZ,
-    FULL_POWER_TEMPERATURE_RISE_C,
-    EvModel,
-)
+
+AMBIENT_TEMPERATURE_C = 25.0
+# Temperature rise at full rated power: enough for HighTemperature tests to key off, never near a trip.
+FULL_POWER_TEMPERATURE_RISE_C = 15.0
+FREQUENCY_HZ = 50.0
 
 _JUST_BELOW_FULL = math.nextafter(100.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class EvModel:
+    """The EV behind the cable: it takes what is offered up to its own maximum until its battery is full."""
+
+    max_current_a: float = 32.0
+    phases: int = 3
+    battery_capacity_wh: float = 60_000.0
+    initial_soc_percent: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.max_current_a) and self.max_current_a > 0):
+            raise ValueError(f"EV max current must be positive, got {self.max_current_a}")
+        if self.phases not in (1, 2, 3):
+            raise ValueError(f"EV phases must be 1, 2 or 3, got {self.phases}")
+        if not (math.isfinite(self.battery_capacity_wh) and self.battery_capacity_wh > 0):
+            raise ValueError(f"battery capacity must be positive, got {self.battery_capacity_wh}")
+        if not 0.0 <= self.initial_soc_percent <= 100.0:
+            raise ValueError(f"initial SoC must be within 0..100 %, got {self.initial_soc_percent}")
+
+    @property
+    def energy_to_full_wh(self) -> float:
+        return self.battery_capacity_wh * (100.0 - self.initial_soc_percent) / 100.0
 
 
 class _NoTasks:
@@ -52,8 +81,16 @@ class SimulatedBoard(_NoTasks):
     """The `EvseBoard` of one connector, with the EV plugged into it."""
 
     def __init__(
-        self, *, max_current_a: float = 32.0, voltage_v: float = 230.0, phases: int = 3, ev: EvModel | None = None
+        self,
+        *,
+        max_current_a: float = 32.0,
+        voltage_v: float = 230.0,
+        phases: int = 3,
+        ev: EvModel | None = None,
+        digital_communication: bool = False,
     ) -> None:
+        """`digital_communication`: the board and the EV also speak ISO 15118, so a limit below the 6 A a PWM can
+        code still reaches the EV (5 % duty cycle, IEC 61851-1 Table A.7); without it such a limit pauses."""
         if not (math.isfinite(max_current_a) and max_current_a > 0):
             raise ValueError(f"max current must be positive, got {max_current_a}")
         if phases not in (1, 2, 3):
@@ -61,6 +98,7 @@ class SimulatedBoard(_NoTasks):
         self.voltage_v = float(voltage_v)
         self.phases = phases
         self._max_current_a = float(max_current_a)
+        self._digital = digital_communication
         self._default_ev = ev if ev is not None else EvModel()
         self.ev = self._default_ev
         self._plugged = False
@@ -81,6 +119,11 @@ class SimulatedBoard(_NoTasks):
         return self._max_current_a
 
     @property
+    def min_current_a(self) -> float:
+        """The smallest current other than 0 this board can offer."""
+        return 0.0 if self._digital else MIN_CURRENT_A
+
+    @property
     def cp_state(self) -> ControlPilotState:
         if not self._plugged:
             return ControlPilotState.A
@@ -99,8 +142,24 @@ class SimulatedBoard(_NoTasks):
         self._allowed = allowed
 
     def set_offered_current(self, amps: float) -> None:
-        duty_cycle_for_current(amps)  # refuses what no PWM can code, as a real board would
+        if not (self._digital and 0.0 < amps < MIN_CURRENT_A):
+            duty_cycle_for_current(amps)  # refuses what no PWM can code, as a real board would
         self._offered_a = float(amps)
+
+    @property
+    def duty_cycle_percent(self) -> float:
+        """The control pilot's duty cycle the EV sees."""
+        if self._digital and 0.0 < self._offered_a < MIN_CURRENT_A:
+            return DIGITAL_COMMUNICATION_DUTY_PERCENT
+        return duty_cycle_for_current(self._offered_a)
+
+    def pilot_current_a(self) -> float:
+        """What the EV reads as its limit: the PWM duty cycle decoded (Table A.8), or the ISO 15118 limit."""
+        duty = self.duty_cycle_percent
+        if duty == DIGITAL_COMMUNICATION_DUTY_PERCENT:
+            return self._offered_a
+        decoded = current_for_duty_cycle(duty)
+        return 0.0 if decoded is None else decoded
 
     def set_cp_callback(self, callback: CpCallback) -> None:
         self._cp_callback = callback
@@ -158,8 +217,7 @@ class SimulatedBoard(_NoTasks):
             return 0.0
         if self.ev_delivered_wh >= self.ev.energy_to_full_wh:
             return 0.0
-        pilot_a = current_for_duty_cycle(duty_cycle_for_current(self._offered_a))
-        return 0.0 if pilot_a is None else min(self.ev.max_current_a, pilot_a)
+        return min(self.ev.max_current_a, self.pilot_current_a())
 
     def ev_phases(self) -> int:
         return min(self.ev.phases, self.phases)
@@ -195,10 +253,12 @@ class SimulatedBoard(_NoTasks):
 class SimulatedMeter(_NoTasks):
     """The `MeterPart` on a simulated board's output; its register starts where the store left it."""
 
-    def __init__(self, energy_wh: float = 0.0) -> None:
-        if not (math.isfinite(energy_wh) and energy_wh >= 0):
-            raise ValueError(f"the initial register must be a non-negative number of Wh, got {energy_wh}")
+    def __init__(self, energy_wh: float = 0.0, export_wh: float = 0.0) -> None:
+        for name, value in (("initial_energy_wh", energy_wh), ("initial_export_energy_wh", export_wh)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative register value, got {value}")
         self._initial_wh = float(energy_wh)
+        self._export_wh = float(export_wh)
         self._board: SimulatedBoard | None = None
         self._fault: Fault | None = None
         self._callback: FaultCallback | None = None
@@ -223,7 +283,7 @@ class SimulatedMeter(_NoTasks):
         return MeterReading(
             timestamp=now,
             energy_import_wh=self._initial_wh + board.delivered_wh,
-            energy_export_wh=0.0,
+            energy_export_wh=self._export_wh,
             power_import_w=board.power_w(),
             power_export_w=0.0,
             current_import_a=(draw_a,) * ev_phases + (0.0,) * (phases - ev_phases),

@@ -36,7 +36,7 @@ from ocpp_station.hardware.composed import ComposedConnector, ComposedStation
 from ocpp_station.hardware.drivers import Bridge, ConnectorParts
 from ocpp_station.hardware.drivers.meter_health import MeterHealth
 from ocpp_station.hardware.drivers.options import Options
-from ocpp_station.hardware.iec61851 import duty_cycle_for_current
+from ocpp_station.hardware.iec61851 import MIN_CURRENT_A, duty_cycle_for_current
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, MeterReading
 from ocpp_station.hardware.parts import (
     AuthTokenProvider,
@@ -72,6 +72,10 @@ class MqttBoard:
     @property
     def max_current_a(self) -> float:
         return self._max_current_a
+
+    @property
+    def min_current_a(self) -> float:
+        return MIN_CURRENT_A  # the hardware behind the bridge codes the limit into the PWM
 
     @property
     def cp_state(self) -> ControlPilotState:
