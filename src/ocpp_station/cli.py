@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
+from ocpp_station.service.sd_notify import SdNotifier, watchdog_interval
 from ocpp_station.settings import SettingsError, load_settings
 from ocpp_station.shell.api import ApiStartError, ControlApi, DictStationDirectory
 from ocpp_station.shell.logs import configure_logging, station_trace_logger
@@ -17,6 +19,9 @@ from ocpp_station.station.ports import StoreError
 
 # How long `run` waits for the first connection before calling the central system unreachable.
 FIRST_CONNECT_TIMEOUT_S = 15.0
+# On SIGTERM, how long queued messages (a StopTransaction, its statuses) may take to leave before power-off;
+# well inside systemd's TimeoutStopSec (90 s by default).
+SHUTDOWN_DRAIN_S = 10.0
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -80,6 +85,13 @@ async def _run(args: argparse.Namespace) -> None:
     )
     directory = DictStationDirectory()
     api = ControlApi(directory, token=args.api_token or settings.network.api_token)
+    # Under systemd (Type=notify): READY=1 once serving, WATCHDOG=1 at half of WatchdogSec, STOPPING=1 at the end.
+    notifier = SdNotifier.from_environment()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    watchdog: asyncio.Task[None] | None = None
     await api.start(*args.api)
     try:
         api.telemetry.watch(runtime)  # before start: the panel and /metrics see the boot too
@@ -90,10 +102,21 @@ async def _run(args: argparse.Namespace) -> None:
             if error is not None:
                 raise _Fatal(f"cannot reach the central system at {args.csms}: {error}")
         logging.getLogger("ocpp_station").info("control API on %s", api.base_url)
-        await asyncio.Event().wait()
+        interval = watchdog_interval()
+        if interval is not None:
+            watchdog = asyncio.create_task(notifier.keep_watchdog(interval))
+        notifier.ready(f"station {args.charge_box_id}, control API on {api.base_url}")
+        await stop.wait()
+        logging.getLogger("ocpp_station").info("stopping: letting queued messages out, then power-off")
+        notifier.stopping()
+        await runtime.drain(SHUTDOWN_DRAIN_S)
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         await runtime.stop()
         await api.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ class Hardware:
     ev_max_current_a: float = 32.0
     ev_battery_wh: float = 60_000.0
     ev_initial_soc: float = 20.0
+    # [hardware.<part>] tables (a list for [[hardware.<part>]]): a driver per part with its options, checked by
+    # the composition root when it builds them (docs/drivers.md). Parts not named stay simulated.
+    parts: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +109,28 @@ def _section(cls: type[Any], raw: Any, name: str) -> Any:
     return cls(**values)
 
 
+def _hardware(raw: Any) -> Hardware:
+    if not isinstance(raw, dict):
+        hardware: Hardware = _section(Hardware, raw, "hardware")
+        return hardware
+    scalars: dict[str, Any] = {}
+    parts: dict[str, tuple[Mapping[str, Any], ...]] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            parts[key] = (value,)
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            parts[key] = tuple(value)
+        else:
+            scalars[key] = value
+    flat: Hardware = _section(Hardware, scalars, "hardware")
+    return replace(flat, parts=parts)
+
+
 def parse_settings(data: Mapping[str, Any]) -> StationSettings:
     unknown = set(data) - {"identity", "hardware", "network", "smart_charging", "limits", "configuration"}
     if unknown:
         raise SettingsError(f"unknown section [{sorted(unknown)[0]}]")
-    hardware: Hardware = _section(Hardware, data.get("hardware"), "hardware")
+    hardware = _hardware(data.get("hardware"))
     if not 1 <= hardware.connectors <= 64:
         raise SettingsError("hardware.connectors must be between 1 and 64")
     if hardware.phases not in (1, 3):

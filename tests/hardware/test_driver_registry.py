@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import configparser
-import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ocpp_station.hardware.drivers import DriverError, available_drivers, load_driver
 from ocpp_station.hardware.drivers.modbus_meter import ModbusMeter
-
-PLUGIN = Path(__file__).parent / "plugin_pkg"
+from tests.hardware.plugin import PLUGIN
 
 
 def test_built_in_drivers_are_registered() -> None:
@@ -53,16 +50,6 @@ def test_a_user_register_map_file(tmp_path: Path) -> None:
         load_driver("meter", "modbus", {"register_map": str(bad), "host": "h"})
     with pytest.raises(DriverError, match="No such file"):
         load_driver("meter", "modbus", {"register_map": str(tmp_path / "none.toml"), "host": "h"})
-
-
-@pytest.fixture
-def installed_plugin() -> Iterator[None]:
-    """The vendor package as pip leaves it in site-packages (its module beside its .dist-info), found by
-    putting its folder on sys.path: no build step, nothing written to the running venv."""
-    sys.path.insert(0, str(PLUGIN))
-    yield
-    sys.path.remove(str(PLUGIN))
-    sys.modules.pop("acme_meter", None)
 
 
 def test_the_plugin_metadata_says_what_its_pyproject_declares() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ocpp_station.assemble import assemble
 from ocpp_station.clock import ManualClock, iso_utc
+from ocpp_station.hardware.interfaces import SimulatorControls, StationHardware
 from ocpp_station.hardware.simulated import SimulatedControls, SimulatedStation
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import Call, CallResult, Message
@@ -29,11 +30,14 @@ class CoreDriver:
         overrides: dict[str, str] | None = None,
         *,
         clock: ManualClock | None = None,
-        hardware: SimulatedStation | None = None,
+        hardware: SimulatedStation | StationHardware | None = None,
         settings: StationSettings | None = None,
         store: Store | None = None,
+        controls: SimulatorControls | None = None,
     ) -> None:
-        """`store`: pass the store of a driver that was closed to boot the same station again (a restart)."""
+        """`store`: pass the store of a driver that was closed to boot the same station again (a restart).
+        `hardware` other than a SimulatedStation (e.g. built from drivers by `assemble.build_hardware`) comes
+        with its own `controls`, if any part of it is simulated."""
         self.clock = clock or ManualClock()
         self.settings = settings or parse_settings({})
         self.store = store or MemoryStore()
@@ -47,7 +51,10 @@ class CoreDriver:
             config_overrides=overrides,
         )
         self.config = self.station.config
-        self.controls = SimulatedControls(self.hardware)  # what the control API's buttons do
+        # What the control API's buttons do.
+        if controls is None and isinstance(self.hardware, SimulatedStation):
+            controls = SimulatedControls(self.hardware)
+        self._controls = controls
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.responders: dict[str, list[Responder]] = {}
         self.next_transaction_id = 1000
@@ -117,6 +124,11 @@ class CoreDriver:
         self.station.after_response()
         self.pump()
         return response
+
+    @property
+    def controls(self) -> SimulatorControls:
+        assert self._controls is not None, "this hardware has no simulated part to press"
+        return self._controls
 
     def unplug(self, connector_id: int, side: str = "both") -> None:
         self.controls.unplug(self.clock.now(), connector_id, side)

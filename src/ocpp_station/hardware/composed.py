@@ -29,6 +29,19 @@ _CP_FAULTS = {
 }
 
 
+def offered_current(board: EvseBoard, enabled: bool, limit_a: float | None) -> float:
+    """The current to offer through `board` for the core's `set_energy_offered(enabled, limit_a)`: the limit
+    capped to the board's rating and to 80 A; below what the board can code (6 A for a PWM, IEC 61851-1 Table
+    A.7), 0: the EV pauses rather than being offered more than the limit."""
+    if limit_a is not None and not (math.isfinite(limit_a) and limit_a >= 0):
+        raise ValueError(f"offered current must be a non-negative number of amperes, got {limit_a}")
+    if not enabled:
+        return 0.0
+    amps = board.max_current_a if limit_a is None else min(float(limit_a), board.max_current_a)
+    lowest = getattr(board, "min_current_a", MIN_CURRENT_A)  # optional in EvseBoard: most boards are PWM only
+    return 0.0 if amps < lowest else min(amps, MAX_CURRENT_A)
+
+
 class ComposedConnector:
     """One connector from an EVSE board, a meter and (detachable cable only) a lock."""
 
@@ -94,13 +107,12 @@ class ComposedConnector:
         return True if self._lock is None else self._lock.unlock()
 
     def set_energy_offered(self, now: float, enabled: bool, limit_a: float | None) -> None:
-        if limit_a is not None and not (math.isfinite(limit_a) and limit_a >= 0):
-            raise ValueError(f"offered current must be a non-negative number of amperes, got {limit_a}")
-        amps = self._board.max_current_a if limit_a is None else min(float(limit_a), self._board.max_current_a)
-        # The PWM cannot code less than 6 A (IEC 61851-1 Table A.7): a lower limit pauses the EV instead.
-        amps = 0.0 if amps < MIN_CURRENT_A else min(amps, MAX_CURRENT_A)
-        self._offered_a = amps if enabled else 0.0
-        self._board.set_offered_current(self._offered_a)
+        amps = offered_current(self._board, enabled, limit_a)
+        # The meter is read at the instant the power changes, so a meter that integrates lazily (the simulated
+        # one) closes the interval under the old power; a polled meter just answers its latest reading.
+        self._meter_part.read(now)
+        self._offered_a = amps
+        self._board.set_offered_current(amps)
         self._board.allow_power_on(enabled)
 
     def set_listener(self, listener: HardwareListener) -> None:

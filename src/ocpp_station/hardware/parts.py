@@ -72,7 +72,12 @@ TokenCallback = Callable[[str, int | None], None]
 
 
 class EvseBoard(Protocol):
-    """EVerest evse_board_support: the contactor, the control pilot and the board's own faults."""
+    """EVerest evse_board_support: the contactor, the control pilot and the board's own faults.
+
+    Optional: `min_current_a`, the smallest current other than 0 the board can offer; 6 A (a PWM alone, IEC
+    61851-1 Table A.7) when absent, lower for a board that also carries the limit by ISO 15118. A lower limit
+    is offered as 0 (a pause).
+    """
 
     @property
     def max_current_a(self) -> float:

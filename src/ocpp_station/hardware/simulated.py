@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ocpp_station.hardware.composed import offered_current
 from ocpp_station.hardware.interfaces import (
     CHARGE_POINT_FAULT_CODES,
     ID_TAG_MAX_LENGTH,
@@ -24,39 +25,27 @@ from ocpp_station.hardware.interfaces import (
     SimulatorControls,
     StationHardware,
 )
+from ocpp_station.hardware.parts import ControlPilotState
+from ocpp_station.hardware.simulated_parts import (
+    AMBIENT_TEMPERATURE_C,
+    FREQUENCY_HZ,
+    FULL_POWER_TEMPERATURE_RISE_C,
+    EvModel,
+    SimulatedBoard,
+    SimulatedLock,
+    SimulatedMeter,
+)
 
-AMBIENT_TEMPERATURE_C = 25.0
-# Temperature rise at full rated power: enough for HighTemperature tests to key off, never near a trip.
-FULL_POWER_TEMPERATURE_RISE_C = 15.0
-FREQUENCY_HZ = 50.0
-
-_JUST_BELOW_FULL = math.nextafter(100.0, 0.0)
-
-# Where the driver unplugs a cable: at the EV only, or the whole cable (EV end, then the station end).
-
-
-@dataclass(frozen=True, slots=True)
-class EvModel:
-    """The EV behind the cable: it takes what is offered up to its own maximum until its battery is full."""
-
-    max_current_a: float = 32.0
-    phases: int = 3
-    battery_capacity_wh: float = 60_000.0
-    initial_soc_percent: float = 20.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.max_current_a) and self.max_current_a > 0):
-            raise ValueError(f"EV max current must be positive, got {self.max_current_a}")
-        if self.phases not in (1, 2, 3):
-            raise ValueError(f"EV phases must be 1, 2 or 3, got {self.phases}")
-        if not (math.isfinite(self.battery_capacity_wh) and self.battery_capacity_wh > 0):
-            raise ValueError(f"battery capacity must be positive, got {self.battery_capacity_wh}")
-        if not 0.0 <= self.initial_soc_percent <= 100.0:
-            raise ValueError(f"initial SoC must be within 0..100 %, got {self.initial_soc_percent}")
-
-    @property
-    def energy_to_full_wh(self) -> float:
-        return self.battery_capacity_wh * (100.0 - self.initial_soc_percent) / 100.0
+__all__ = [
+    "AMBIENT_TEMPERATURE_C",
+    "FREQUENCY_HZ",
+    "FULL_POWER_TEMPERATURE_RISE_C",
+    "EvModel",
+    "SimulatedConnector",
+    "SimulatedControls",
+    "SimulatedRfidReader",
+    "SimulatedStation",
+]
 
 
 def _check_time(now: float) -> None:
@@ -73,31 +62,21 @@ def _check_error_code(code: str | None) -> None:
 
 
 class SimulatedConnector:
-    """One connector with contactor, optional lock, power meter and the EV plugged into it."""
+    """One connector made of simulated parts: an EVSE board with the EV behind its control pilot, a meter on
+    its output and (detachable cable) a lock. The limit reaches the EV the way a real board's does: offered
+    current → control-pilot duty cycle → what the EV reads from it (`simulated_parts.SimulatedBoard`)."""
 
     __slots__ = (
+        "_board",
         "_connector_id",
-        "_default_ev",
-        "_enabled",
-        "_ev",
-        "_ev_delivered_wh",
-        "_export_wh",
-        "_fail_lock",
-        "_fail_unlock",
+        "_cp_plugged",
         "_fault",
         "_fault_info",
         "_fixed_cable",
-        "_import_wh",
         "_in_socket",
-        "_limit_a",
         "_listener",
-        "_locked",
-        "_max_current_a",
-        "_phases",
-        "_plugged",
-        "_suspended",
-        "_t0",
-        "_voltage_v",
+        "_lock",
+        "_meter",
     )
 
     def __init__(
@@ -114,41 +93,24 @@ class SimulatedConnector:
     ) -> None:
         if connector_id < 1:
             raise ValueError(f"connector ids start at 1, got {connector_id}")
-        if phases not in (1, 2, 3):
-            raise ValueError(f"phases must be 1, 2 or 3, got {phases}")
         if not (math.isfinite(voltage_v) and voltage_v > 0):
             raise ValueError(f"voltage must be positive, got {voltage_v}")
-        if not (math.isfinite(max_current_a) and max_current_a > 0):
-            raise ValueError(f"max current must be positive, got {max_current_a}")
-        for name, value in (
-            ("initial_energy_wh", initial_energy_wh),
-            ("initial_export_energy_wh", initial_export_energy_wh),
-        ):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative register value, got {value}")
         self._connector_id = connector_id
         self._fixed_cable = fixed_cable
-        self._voltage_v = float(voltage_v)
-        self._phases = phases
-        self._max_current_a = float(max_current_a)
-        self._default_ev = ev if ev is not None else EvModel()
-        self._ev = self._default_ev
+        # The simulated EV also speaks ISO 15118, so a limit below the PWM's 6 A reaches it too (a schedule's
+        # small limits are then visible in the meter values rather than as a pause).
+        self._board = SimulatedBoard(
+            max_current_a=max_current_a, voltage_v=voltage_v, phases=phases, ev=ev, digital_communication=True
+        )
+        self._meter = SimulatedMeter(initial_energy_wh, initial_export_energy_wh)
+        self._meter.measure(self._board)
+        self._lock = None if fixed_cable else SimulatedLock()
         self._listener: HardwareListener | None = None
-        self._plugged = False
         self._in_socket = False  # a detachable cable in the station's socket
-        self._suspended = False
         self._fault: str | None = None
         self._fault_info: str | None = None
-        self._locked = False
-        self._fail_lock = False
-        self._fail_unlock = False
-        self._enabled = False
-        self._limit_a: float | None = None
-        self._import_wh = float(initial_energy_wh)
-        self._export_wh = float(initial_export_energy_wh)
-        self._ev_delivered_wh = 0.0
-        # Power is zero until a call carrying `now` closes the contactor, so any start time integrates right.
-        self._t0 = -math.inf
+        self._cp_plugged = False  # what the pilot said last: tells a plug event from an EV-ready one
+        self._board.set_cp_callback(self._on_cp_state)
 
     # -- ConnectorHardware ------------------------------------------------------------------------------
 
@@ -162,16 +124,24 @@ class SimulatedConnector:
 
     @property
     def meter(self) -> SimulatedConnector:
-        # The connector is its own meter: one object per connector keeps a large fleet small.
+        # The connector is its own meter view: the meter part's reading with what only the board knows.
         return self
 
     @property
+    def board(self) -> SimulatedBoard:
+        return self._board
+
+    @property
+    def cp_state(self) -> ControlPilotState:
+        return self._board.cp_state
+
+    @property
     def plugged(self) -> bool:
-        return self._plugged
+        return self._board.cp_state.plugged
 
     @property
     def ev_ready(self) -> bool:
-        return self._plugged and not self._suspended
+        return self._board.cp_state.ev_ready
 
     @property
     def fault(self) -> str | None:
@@ -182,28 +152,16 @@ class SimulatedConnector:
         return self._in_socket
 
     def lock(self) -> bool:
-        if self._fixed_cable:
-            return True
-        if self._fail_lock:
-            return False
-        self._locked = True
-        return True
+        return True if self._lock is None else self._lock.lock()
 
     def unlock(self) -> bool:
-        if self._fixed_cable:
-            return True
-        if self._fail_unlock:
-            return False
-        self._locked = False
-        return True
+        return True if self._lock is None else self._lock.unlock()
 
     def set_energy_offered(self, now: float, enabled: bool, limit_a: float | None) -> None:
-        if limit_a is not None and not (math.isfinite(limit_a) and limit_a >= 0):
-            raise ValueError(f"offered current must be a non-negative number of amperes, got {limit_a}")
-        self._advance(now)
-        self._enabled = enabled
-        # The hardware cannot offer more than its rating whatever the schedule asks for.
-        self._limit_a = None if limit_a is None else min(float(limit_a), self._max_current_a)
+        amps = offered_current(self._board, enabled, limit_a)
+        self._board.advance(now)  # the interval so far at the old power
+        self._board.set_offered_current(amps)
+        self._board.allow_power_on(enabled)
 
     def set_listener(self, listener: HardwareListener) -> None:
         self._listener = listener
@@ -211,49 +169,34 @@ class SimulatedConnector:
     # -- PowerMeter -------------------------------------------------------------------------------------
 
     def read(self, now: float) -> MeterReading:
-        self._advance(now)
-        draw_a = self._draw_a()
-        ev_phases = min(self._ev.phases, self._phases)
-        current = (draw_a,) * ev_phases + (0.0,) * (self._phases - ev_phases)
-        voltage = (self._voltage_v,) * self._phases
-        power_w = self._voltage_v * draw_a * ev_phases
-        offered_a = self._offered_a()
-        rated_w = self._max_current_a * self._voltage_v * self._phases
-        return MeterReading(
-            timestamp=now,
-            energy_import_wh=self._import_wh,
-            energy_export_wh=self._export_wh,
-            power_import_w=power_w,
-            power_export_w=0.0,
-            current_import_a=current,
-            current_export_a=(0.0,) * self._phases,
+        _check_time(now)
+        reading = self._meter.read(now)
+        board = self._board
+        # What the pilot codes is what is offered (the EV reads the same duty cycle).
+        offered_a = board.pilot_current_a()
+        temperature = board.temperature_c
+        return replace(
+            reading,
             current_offered_a=offered_a,
-            power_offered_w=offered_a * self._voltage_v * self._phases,
-            voltage_v=voltage,
-            frequency_hz=FREQUENCY_HZ,
-            soc_percent=self._soc_percent() if self._plugged else None,
-            temperature_c=AMBIENT_TEMPERATURE_C + FULL_POWER_TEMPERATURE_RISE_C * power_w / rated_w,
+            power_offered_w=offered_a * board.voltage_v * board.phases,
+            soc_percent=reading.soc_percent if board.plugged else None,
+            temperature_c=AMBIENT_TEMPERATURE_C if temperature is None else temperature,
         )
 
     # -- control ----------------------------------------------------------------------------------------
 
     @property
     def locked(self) -> bool:
-        return self._locked
+        return self._lock is not None and self._lock.locked
 
     def plug(self, now: float, *, ev: EvModel | None = None) -> None:
         """Connect an EV (a detachable cable goes into the socket too, unless it was left there): the
         connector's own model unless `ev` brings a different one for this session."""
-        if self._plugged:
+        _check_time(now)
+        if self.plugged:
             raise ValueError(f"connector {self._connector_id} is already plugged in")
-        self._advance(now)
-        self._plugged = True
         self._in_socket = not self._fixed_cable
-        self._suspended = False
-        self._ev = ev if ev is not None else self._default_ev
-        self._ev_delivered_wh = 0.0
-        if self._listener is not None:
-            self._listener.on_plug_changed(self._connector_id, True)
+        self._board.plug(now, ev)  # pilot A -> C: the listener hears of it through _on_cp_state
 
     def unplug(self, now: float, side: str = "both") -> None:
         """The driver unplugs. side "ev": the cable comes out of the EV only, a detachable cable stays in the
@@ -262,21 +205,19 @@ class SimulatedConnector:
         has the EV side."""
         if side not in UNPLUG_SIDES:
             raise ValueError(f"unknown side {side!r}: expected one of {', '.join(UNPLUG_SIDES)}")
-        if not self._plugged and not (side == "both" and self._in_socket):
+        _check_time(now)
+        if not self.plugged and not (side == "both" and self._in_socket):
             raise ValueError(f"connector {self._connector_id} is not plugged in")
-        if not self._plugged:
-            if self._locked:
+        if not self.plugged:
+            if self.locked:
                 raise ValueError(f"the cable is locked in the socket of connector {self._connector_id}")
             self._in_socket = False
             self._notify_plug(False)
             return
-        self._advance(now)
-        self._plugged = False
-        self._suspended = False
-        if side == "both" and not self._locked:
+        if side == "both" and not self.locked:
             self._in_socket = False
-        self._notify_plug(False)
-        if side == "both" and self._in_socket and not self._locked:
+        self._board.unplug(now)  # pilot -> A; the core may unlock in answer to it
+        if side == "both" and self._in_socket and not self.locked:
             # The station unlocked on the EV-side disconnect (UnlockConnectorOnEVSideDisconnect): pull it out.
             self._in_socket = False
             self._notify_plug(False)
@@ -284,6 +225,17 @@ class SimulatedConnector:
     def _notify_plug(self, plugged: bool) -> None:
         if self._listener is not None:
             self._listener.on_plug_changed(self._connector_id, plugged)
+
+    def _on_cp_state(self, state: ControlPilotState) -> None:
+        """The board's control-pilot events, as a real board reports them (IEC 61851-1 Table A.3)."""
+        plug_changed = state.plugged != self._cp_plugged
+        self._cp_plugged = state.plugged
+        if self._listener is None:
+            return
+        if plug_changed:
+            self._listener.on_plug_changed(self._connector_id, state.plugged)
+        else:
+            self._listener.on_ev_ready_changed(self._connector_id, state.ev_ready)
 
     def set_fault(self, code: str | None, info: str | None = None) -> None:
         """Raise or clear a fault. It does not touch the contactor: reacting to it is the core's job."""
@@ -298,69 +250,24 @@ class SimulatedConnector:
             self._listener.on_fault_changed(self._connector_id, code, info)
 
     def fail_lock(self, flag: bool) -> None:
-        if flag and self._fixed_cable:
-            raise ValueError(f"connector {self._connector_id} has a fixed cable and no lock that could fail")
-        self._fail_lock = flag
+        if self._lock is None:
+            if flag:
+                raise ValueError(f"connector {self._connector_id} has a fixed cable and no lock that could fail")
+            return
+        self._lock.fail_lock = flag
 
     def fail_unlock(self, flag: bool) -> None:
-        if flag and self._fixed_cable:
-            raise ValueError(f"connector {self._connector_id} has a fixed cable and no lock that could fail")
-        self._fail_unlock = flag
+        if self._lock is None:
+            if flag:
+                raise ValueError(f"connector {self._connector_id} has a fixed cable and no lock that could fail")
+            return
+        self._lock.fail_unlock = flag
 
     def suspend_ev(self, now: float, flag: bool) -> None:
-        if not self._plugged:
+        if not self.plugged:
             raise ValueError(f"no EV is plugged into connector {self._connector_id}")
-        if flag == self._suspended:
-            return
-        self._advance(now)
-        self._suspended = flag
-        if self._listener is not None:
-            self._listener.on_ev_ready_changed(self._connector_id, not flag)
-
-    # -- internals --------------------------------------------------------------------------------------
-
-    def _offered_a(self) -> float:
-        if not self._enabled:
-            return 0.0
-        return self._max_current_a if self._limit_a is None else self._limit_a
-
-    def _draw_a(self) -> float:
-        if not (self._enabled and self._plugged) or self._suspended:
-            return 0.0
-        if self._ev_delivered_wh >= self._ev.energy_to_full_wh:
-            return 0.0
-        return min(self._ev.max_current_a, self._offered_a())
-
-    def _soc_percent(self) -> float:
-        ev = self._ev
-        if self._ev_delivered_wh >= ev.energy_to_full_wh:
-            return 100.0
-        # Rounding must not report a full battery while the EV still draws: 100 % means it has stopped.
-        soc = ev.initial_soc_percent + 100.0 * self._ev_delivered_wh / ev.battery_capacity_wh
-        return min(soc, _JUST_BELOW_FULL)
-
-    def _advance(self, now: float) -> None:
-        """Bring the register up to `now` under the power that has held since the last call."""
         _check_time(now)
-        elapsed = now - self._t0
-        # Moving t0 back as well when the clock was set back: no real time passed across that jump, and
-        # the register must neither go backwards nor count the same interval twice.
-        self._t0 = now
-        if elapsed <= 0:
-            return
-        power_w = self._voltage_v * self._draw_a() * min(self._ev.phases, self._phases)
-        if power_w == 0.0:
-            return
-        energy_wh = power_w * elapsed / 3600.0
-        # The EV stops drawing the moment its battery is full, so the segment ends there: exactly the
-        # missing energy, and power is zero for the rest of the interval.
-        missing_wh = self._ev.energy_to_full_wh - self._ev_delivered_wh
-        if energy_wh >= missing_wh:
-            energy_wh = missing_wh
-            self._ev_delivered_wh = self._ev.energy_to_full_wh
-        else:
-            self._ev_delivered_wh += energy_wh
-        self._import_wh += energy_wh
+        self._board.suspend(now, flag)  # pilot C <-> B
 
 
 class SimulatedRfidReader:

@@ -20,8 +20,10 @@ from typing import Literal
 
 from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
 from ocpp_station.clock import Clock, SystemClock
+from ocpp_station.hardware.drivers import Driver
+from ocpp_station.hardware.drivers.options import DriverError
 from ocpp_station.hardware.interfaces import SimulatorControls
-from ocpp_station.settings import StationSettings
+from ocpp_station.settings import SettingsError, StationSettings
 from ocpp_station.shell.control import ControlError
 from ocpp_station.shell.file_jobs import FileJobRunner
 from ocpp_station.shell.file_transfer import FileTransfers
@@ -86,6 +88,7 @@ class StationRuntime(StationControl):
             installer=installer,
         )
         self.hardware: BuiltHardware | None = None
+        self._drivers_running = False
         self._core: Station | None = None
         self.store_kind: StoreKind = store
         self._store: Store | None = None
@@ -109,6 +112,7 @@ class StationRuntime(StationControl):
         try:
             if self.hardware is None:
                 self.hardware = build_hardware(self.settings.hardware, store)
+            await self._start_drivers(self.hardware)
             core = assemble(
                 charge_box_id=self._charge_box_id,
                 settings=self.settings,
@@ -119,6 +123,7 @@ class StationRuntime(StationControl):
             )
         except Exception:
             store.close()
+            await self._stop_drivers()
             raise
         link = Link(core, self.csms_url, self.file_jobs.link_trace)
         link.frame_observers = self.frame_observers
@@ -131,6 +136,33 @@ class StationRuntime(StationControl):
         self.file_jobs.station_log.event(f"power on (boot {self.boots}), firmware {core.firmware_version()}")
         self._tasks = [asyncio.create_task(link.run()), asyncio.create_task(self._timer_loop(core))]
 
+    async def _start_drivers(self, hardware: BuiltHardware) -> None:
+        """The drivers' I/O runs with the station's power; a reset restarts the software only, so they carry on
+        (a cable plugged in during a reset is still plugged in after it)."""
+        if self._drivers_running:
+            return
+        started: list[Driver] = []
+        try:
+            for driver in hardware.drivers:
+                await driver.start()
+                started.append(driver)
+        except DriverError as exc:
+            for driver in reversed(started):
+                await driver.stop()
+            raise SettingsError(str(exc)) from None
+        self._drivers_running = True
+
+    async def _stop_drivers(self) -> None:
+        hardware = self.hardware
+        if not self._drivers_running or hardware is None:
+            return
+        self._drivers_running = False
+        for driver in reversed(hardware.drivers):
+            try:
+                await driver.stop()
+            except Exception:  # one broken driver must not keep the others' devices open at power-off
+                log.exception("%s: driver %s did not stop cleanly", self._charge_box_id, type(driver).__name__)
+
     def _open_store(self) -> Store:
         if self.store_kind == "sqlite":
             return SqliteStore(store_path(self.data_dir, self._charge_box_id))
@@ -142,11 +174,13 @@ class StationRuntime(StationControl):
         if self._link is not None:
             await self._link.close()
         await self._halt()
+        await self._stop_drivers()
 
     async def kill(self) -> None:
         if self._link is not None:
             self._link.abort()
         await self._halt()
+        await self._stop_drivers()
 
     async def _halt(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -205,6 +239,12 @@ class StationRuntime(StationControl):
             core.core.power_failure()
             await self._drain(core, backup_s)
         await self.stop()
+
+    async def drain(self, limit_s: float) -> None:
+        """Before a graceful power-off (SIGTERM): let what is queued leave while online, up to limit_s."""
+        core = self._core
+        if core is not None and self._tasks:
+            await self._drain(core, limit_s)
 
     async def _drain(self, core: Station, limit_s: float) -> None:
         """Let what is queued out while online, up to limit_s: the transaction messages and what they caused (the

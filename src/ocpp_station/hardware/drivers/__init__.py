@@ -12,16 +12,27 @@ and `load_driver("meter", "acme", options)` finds it without any change to the s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from ocpp_station.hardware.drivers.options import DriverError
+from ocpp_station.hardware.parts import AuthTokenProvider, ConnectorLock, EvseBoard, MeterPart
 
 ENTRY_POINT_GROUP = "ocpp_station.drivers"
 # The parts of `hardware.parts`; a "bridge" drives several parts of several connectors over one link.
 PARTS: tuple[str, ...] = ("board", "meter", "lock", "rfid", "bridge")
 
-__all__ = ["ENTRY_POINT_GROUP", "PARTS", "Driver", "DriverError", "available_drivers", "load_driver"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PARTS",
+    "Bridge",
+    "ConnectorParts",
+    "Driver",
+    "DriverError",
+    "available_drivers",
+    "load_driver",
+]
 
 
 @runtime_checkable
@@ -35,6 +46,26 @@ class Driver(Protocol):
     async def stop(self) -> None:
         """Stop the tasks and release the device; safe to call twice."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorParts:
+    """What a bridge drives of one connector; None leaves the part to another driver (or the simulated one)."""
+
+    board: EvseBoard | None = None
+    meter: MeterPart | None = None
+    lock: ConnectorLock | None = None
+
+
+@runtime_checkable
+class Bridge(Driver, Protocol):
+    """A `bridge` driver: one link serving parts of several connectors."""
+
+    def connector_parts(self, connector_id: int) -> ConnectorParts:
+        """The parts of connector `connector_id` (1-based); raises ValueError for a connector it does not serve."""
+        ...
+
+    def token_provider(self) -> AuthTokenProvider | None: ...
 
 
 DriverFactory = Callable[[Mapping[str, Any]], Driver]

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 import aiomqtt
 
 from ocpp_station.hardware.composed import ComposedConnector, ComposedStation
+from ocpp_station.hardware.drivers import Bridge, ConnectorParts
 from ocpp_station.hardware.drivers.meter_health import MeterHealth
 from ocpp_station.hardware.drivers.options import Options
-from ocpp_station.hardware.iec61851 import duty_cycle_for_current
+from ocpp_station.hardware.iec61851 import MIN_CURRENT_A, duty_cycle_for_current
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, MeterReading
 from ocpp_station.hardware.parts import (
     AuthTokenProvider,
@@ -71,6 +72,10 @@ class MqttBoard:
     @property
     def max_current_a(self) -> float:
         return self._max_current_a
+
+    @property
+    def min_current_a(self) -> float:
+        return MIN_CURRENT_A  # the hardware behind the bridge codes the limit into the PWM
 
     @property
     def cp_state(self) -> ControlPilotState:
@@ -249,6 +254,15 @@ class MqttBridge:
             for n in range(1, len(self.boards) + 1)
         ]
         return ComposedStation(connectors, self.tokens)
+
+    def connector_parts(self, connector_id: int) -> ConnectorParts:
+        if not 1 <= connector_id <= len(self.boards):
+            raise ValueError(f"serves connectors 1..{len(self.boards)}, not connector {connector_id}")
+        n = connector_id - 1
+        return ConnectorParts(self.boards[n], self.meters[n], None if self.locks is None else self.locks[n])
+
+    def token_provider(self) -> AuthTokenProvider:
+        return self.tokens
 
     @property
     def connected(self) -> bool:
@@ -442,6 +456,6 @@ def create(options: Mapping[str, Any]) -> MqttBridge:
 if TYPE_CHECKING:
 
     def _conforms(
-        board: MqttBoard, meter: MqttMeter, lock: MqttLock, tokens: MqttTokens
-    ) -> tuple[EvseBoard, MeterPart, ConnectorLock, AuthTokenProvider]:
-        return board, meter, lock, tokens
+        board: MqttBoard, meter: MqttMeter, lock: MqttLock, tokens: MqttTokens, bridge: MqttBridge
+    ) -> tuple[EvseBoard, MeterPart, ConnectorLock, AuthTokenProvider, Bridge]:
+        return board, meter, lock, tokens, bridge
