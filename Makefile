@@ -46,7 +46,7 @@ fuzz: $(STAMP)
 
 # docs/screenshots/{station,fleet}.png from a small demo, photographed by the system chromium.
 screenshots: $(STAMP)
-	$(BIN)/python -m tests.web.screenshots
+	$(BIN)/python -m tests.support.screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

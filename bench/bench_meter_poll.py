@@ -15,11 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' pymodbus meter
 
-from tests.hardware.meter_server import FakeMeter, free_port
-
 from ocpp_station.hardware.drivers import load_driver
 from ocpp_station.hardware.drivers.modbus_meter import ModbusMeter
 from ocpp_station.hardware.drivers.register_map import load_register_map
+from ocpp_station.tools.modbus_meter_server import FakeMeter, free_port
 
 
 async def run(map_name: str, polls: int) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.hardware.plugin import PLUGIN
-from tests.hardware.waiting import Events
+from tests.support.waiting import Events
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from ocpp_station.hardware.drivers import load_driver
 from ocpp_station.hardware.drivers.modbus_meter import ModbusMeter
 from ocpp_station.hardware.drivers.register_map import load_register_map
 from ocpp_station.hardware.parts import Fault
-from tests.hardware.meter_server import FakeMeter, PtyLink, free_port
-from tests.hardware.waiting import Events
+from ocpp_station.tools.modbus_meter_server import FakeMeter, PtyLink, free_port
+from tests.support.waiting import Events
 
 NOW = 1_767_225_600.0
 MAPS = ["eastron_sdm630", "eastron_sdm72", "abb_b23"]

@@ -16,9 +16,9 @@ import pytest
 from ocpp_station.hardware.composed import ComposedStation
 from ocpp_station.hardware.drivers import load_driver
 from ocpp_station.hardware.drivers.mqtt_bridge import MqttBridge
-from tests.hardware.broker import Mosquitto
-from tests.hardware.meter_server import free_port
-from tests.hardware.waiting import Events
+from ocpp_station.tools.modbus_meter_server import free_port
+from tests.support.mosquitto import Mosquitto
+from tests.support.waiting import Events
 
 NOW = 1_767_225_600.0
 BASE = "ocpp-station/CP-1"

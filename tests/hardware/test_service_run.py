@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardware.meter_server import free_port
+from ocpp_station.tools.modbus_meter_server import free_port
 from tests.support.fake_csms import FakeCsms
 
 

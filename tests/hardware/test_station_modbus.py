@@ -16,10 +16,10 @@ from ocpp_station.hardware.drivers.register_map import load_register_map
 from ocpp_station.settings import parse_settings
 from ocpp_station.shell.runtime import StationRuntime
 from ocpp_station.stores.memory import MemoryStore
-from tests.hardware.meter_server import FakeMeter, free_port
-from tests.hardware.waiting import Events
+from ocpp_station.tools.modbus_meter_server import FakeMeter, free_port
 from tests.support.core_driver import CoreDriver
 from tests.support.fake_csms import FakeCsms, Received
+from tests.support.waiting import Events
 
 START_WH = 1_234_000.0
 

@@ -16,9 +16,9 @@ import pytest
 
 from ocpp_station.settings import parse_settings
 from ocpp_station.shell.runtime import StationRuntime
-from tests.hardware.broker import Mosquitto
-from tests.hardware.meter_server import free_port
+from ocpp_station.tools.modbus_meter_server import free_port
 from tests.support.fake_csms import FakeCsms, Received
+from tests.support.mosquitto import Mosquitto
 
 BASE = "ocpp-station/CP-MQTT"
 

@@ -15,8 +15,8 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from ocpp_station.shell.api import ControlApi, DictStationDirectory
 from ocpp_station.shell.runtime import StationRuntime
+from tests.support.browser import launch
 from tests.support.fake_csms import FakeCsms
-from tests.web.browser import launch
 
 AUTHORIZATION_KEY = "00112233445566778899aabbccddeeff"  # write-only: the panel must never show it
 # Quiet links: no periodic MeterValues, so what the CSMS counted is exactly what the station sent.

@@ -16,7 +16,7 @@ from playwright.async_api import Page, async_playwright, expect
 from ocpp_station.shell.api import ControlApi, DictStationDirectory
 from ocpp_station.shell.demo import DemoCentralSystem
 from ocpp_station.shell.runtime import StationRuntime
-from tests.web.browser import launch
+from tests.support.browser import launch
 
 CHART_POINTS = 12
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
