@@ -119,3 +119,19 @@ class MeterHealth:
 
     def _energy(self) -> float:
         return 0.0 if self._last is None else self._last.energy_import_wh
+
+
+class HealthCheckedMeter:
+    """The `MeterPart` face of a meter whose readings pass through a `MeterHealth` (Modbus, MQTT, ...)."""
+
+    _health: MeterHealth
+
+    @property
+    def fault(self) -> Fault | None:
+        return self._health.fault
+
+    def read(self, now: float) -> MeterReading:
+        return self._health.read(now)
+
+    def set_fault_callback(self, callback: FaultCallback) -> None:
+        self._health.set_fault_callback(callback)

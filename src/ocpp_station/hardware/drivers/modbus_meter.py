@@ -29,18 +29,18 @@ from typing import TYPE_CHECKING, Any
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from ocpp_station.hardware.drivers.meter_health import MeterHealth
+from ocpp_station.hardware.drivers.meter_health import HealthCheckedMeter, MeterHealth
 from ocpp_station.hardware.drivers.options import DriverError, Options
 from ocpp_station.hardware.drivers.register_map import RegisterMap, load_register_map
 from ocpp_station.hardware.interfaces import MeterReading
-from ocpp_station.hardware.parts import Fault, FaultCallback, MeterPart
+from ocpp_station.hardware.parts import MeterPart
 
 log = logging.getLogger(__name__)
 
 ModbusClient = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 
-class ModbusMeter:
+class ModbusMeter(HealthCheckedMeter):
     """The latest good reading of a Modbus meter; `read` never waits for the bus."""
 
     def __init__(
@@ -68,18 +68,6 @@ class ModbusMeter:
         self._blocks = register_map.blocks()
         self.polls = 0  # completed polls, good or not
         self._poll_callback: Callable[[bool], None] | None = None
-
-    # -- MeterPart --------------------------------------------------------------------------------------
-
-    @property
-    def fault(self) -> Fault | None:
-        return self._health.fault
-
-    def read(self, now: float) -> MeterReading:
-        return self._health.read(now)
-
-    def set_fault_callback(self, callback: FaultCallback) -> None:
-        self._health.set_fault_callback(callback)
 
     # -- Driver -----------------------------------------------------------------------------------------
 

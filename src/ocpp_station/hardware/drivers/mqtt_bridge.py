@@ -34,7 +34,7 @@ import aiomqtt
 
 from ocpp_station.hardware.composed import ComposedConnector, ComposedStation
 from ocpp_station.hardware.drivers import Bridge, ConnectorParts
-from ocpp_station.hardware.drivers.meter_health import MeterHealth
+from ocpp_station.hardware.drivers.meter_health import HealthCheckedMeter, MeterHealth
 from ocpp_station.hardware.drivers.options import Options
 from ocpp_station.hardware.iec61851 import MIN_CURRENT_A, duty_cycle_for_current
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, MeterReading
@@ -151,21 +151,11 @@ class MqttLock:
         return True
 
 
-class MqttMeter:
+class MqttMeter(HealthCheckedMeter):
     """The `MeterPart`: the latest plausible reading published by the hardware."""
 
     def __init__(self, label: str, max_power_w: float) -> None:
         self._health = MeterHealth(label, max_power_w, log)
-
-    @property
-    def fault(self) -> Fault | None:
-        return self._health.fault
-
-    def read(self, now: float) -> MeterReading:
-        return self._health.read(now)
-
-    def set_fault_callback(self, callback: FaultCallback) -> None:
-        self._health.set_fault_callback(callback)
 
     def on_values(self, payload: Mapping[str, Any]) -> None:
         energy = _number(payload, "energy_wh")
