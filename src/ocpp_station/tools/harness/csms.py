@@ -48,7 +48,13 @@ from ocpp_station.protocol.rpc import (
     new_unique_id,
     parse_frame,
 )
-from ocpp_station.protocol.schemas import CP_TO_CS_ACTIONS, SchemaViolation, validate_request, validate_response
+from ocpp_station.protocol.schemas import (
+    CP_TO_CS_ACTIONS,
+    SECURITY_CP_TO_CS_ACTIONS,
+    SchemaViolation,
+    validate_request,
+    validate_response,
+)
 from ocpp_station.shell.link import station_url
 from ocpp_station.tools.harness.settings import HarnessSettings
 
@@ -56,12 +62,7 @@ SUBPROTOCOL = "ocpp1.6"
 
 # Requests a Charge Point may send: the 1.6 CP→CS set plus the CP-initiated messages of the security
 # whitepaper (edition 3, §2 / §4 / §5), which the official schema set also covers.
-STATION_ACTIONS: frozenset[str] = CP_TO_CS_ACTIONS | {
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "SignedFirmwareStatusNotification",
-}
+STATION_ACTIONS: frozenset[str] = CP_TO_CS_ACTIONS | SECURITY_CP_TO_CS_ACTIONS
 
 _ERROR_CODES: frozenset[str] = frozenset(code.value for code in ErrorCode)
 
