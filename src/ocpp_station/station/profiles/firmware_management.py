@@ -63,6 +63,7 @@ INSTALLING_NOTICE_GRACE_S = 10.0
 SCHEMES = ("ftp", "ftps", "http", "https")  # SupportedFileTransferProtocols
 META_UPDATE = "firmware.update"
 META_REPORT = "firmware.report"
+META_UPDATED_EVENT = "firmware.updated_event"  # a signed update was installed: FirmwareUpdated after the boot
 _FW_TIMER = "firmware"
 _DIAG_TIMER = "diagnostics"
 _LOG_TIMER = "log-upload"
@@ -254,6 +255,11 @@ class FirmwareManagement:
     # -- hooks from the station -------------------------------------------------------------------------------
     def on_accepted(self) -> None:
         """After a boot: report how the installation that caused it ended (TC_044_1 step 13)."""
+        updated = self.store.get_meta(META_UPDATED_EVENT)
+        if updated:
+            # §8 FirmwareUpdated (critical), once the new firmware runs: after the BootNotification (TC_080 step 13).
+            self.store.set_meta(META_UPDATED_EVENT, "")
+            self.security_log.record(SecurityEvent.FIRMWARE_UPDATED, f"firmware {updated}")
         report = self.store.get_meta(META_REPORT)
         if report:
             status, _, request = report.partition(":")
@@ -454,10 +460,9 @@ class FirmwareManagement:
             self.store.set_meta("firmware_version", version)
             self.store.set_meta(META_REPORT, report)
             self.store.set_meta(META_UPDATE, "")
+            if update.request_id is not None:
+                self.store.set_meta(META_UPDATED_EVENT, version)
         self._update = None
-        if update.request_id is not None:
-            # §8 FirmwareUpdated (critical), delivered after the boot through the durable queue (TC_080 step 13).
-            self.security_log.record(SecurityEvent.FIRMWARE_UPDATED, f"firmware {version}")
         log.info("%s: firmware %s installed; restarting", st.charge_box_id, version)
         # Like a Soft reset: the runtime lets the transaction-related queue drain, then boots again.
         st.reset_request = "Soft"
