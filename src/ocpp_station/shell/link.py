@@ -241,6 +241,7 @@ class Link:
                 self.st.security.central_system_roots(),
                 certificate_chain=chain,
                 private_key=None if files is None else files.key_path,
+                legacy_rsa_key_exchange=self.st.settings.network.tls_legacy_rsa,
             )
         if not self.url.startswith("wss://"):
             return None
