@@ -98,14 +98,14 @@ async def test_profile_2_refuses_a_server_not_chaining_to_the_installed_root_and
     # A00.FR.309: the event waits in the durable queue, across the power-off ...
     assert "InvalidCentralSystemCertificate" in queued_events(tmp_path)
     # ... and is sent once a connection to the real Central System exists.
-    async with ScriptedCsms(SETTINGS, ssl_context=serving(cpo, tmp_path / "server")) as csms:
-        async with station(csms.url, tmp_path, 2):
-            await csms.expect("BootNotification", tolerate=TOLERATE)
-            await csms.expect(
-                "SecurityEventNotification",
-                {"type": "InvalidCentralSystemCertificate"},
-                tolerate=("Heartbeat", "StatusNotification", "SecurityEventNotification"),
-            )
+    csms = ScriptedCsms(SETTINGS, ssl_context=serving(cpo, tmp_path / "server"))
+    async with csms, station(csms.url, tmp_path, 2):
+        await csms.expect("BootNotification", tolerate=TOLERATE)
+        await csms.expect(
+            "SecurityEventNotification",
+            {"type": "InvalidCentralSystemCertificate"},
+            tolerate=("Heartbeat", "StatusNotification", "SecurityEventNotification"),
+        )
 
 
 async def test_profile_3_presents_its_certificate_and_no_password(cpo: CertificateAuthority, tmp_path: Path) -> None:
