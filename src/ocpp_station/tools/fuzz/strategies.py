@@ -70,7 +70,20 @@ class FrameSpec:
 def schema(name: str) -> dict[str, Any]:
     text = resources.files("ocpp.v16.schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text, parse_float=Decimal)
-    return loaded
+    # The security whitepaper's schemas name their types in "definitions" ({"$ref": "#/definitions/X"}); the
+    # generators walk plain nodes, so every reference is replaced by what it names.
+    return _inline(loaded, loaded.get("definitions", {}))  # type: ignore[no-any-return]
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/definitions/"):
+            return _inline(definitions[reference.rsplit("/", 1)[1]], definitions)
+        return {key: _inline(value, definitions) for key, value in node.items() if key != "definitions"}
+    if isinstance(node, list):
+        return [_inline(item, definitions) for item in node]
+    return node
 
 
 # -- leaves ----------------------------------------------------------------------------------------------
