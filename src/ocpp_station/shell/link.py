@@ -30,6 +30,7 @@ from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
 from ocpp_station.security.tls import SecurityProfile, TlsSetupError, client_context, handshake_security_event
 from ocpp_station.shell.frame_events import FrameEvent, FrameKind, FrameObserver
+from ocpp_station.shell.logs import redact
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
 from ocpp_station.stores.key_files import FileKeyStore
@@ -88,7 +89,9 @@ class Link:
         self.frame_observers: list[FrameObserver] = []
 
     def _observe(self, kind: FrameKind, text: str = "") -> None:
-        event = FrameEvent(self.st.charge_box_id, kind, text)
+        # The observers feed the panel and the control API (/api/frames): the AuthorizationKey is write-only
+        # there too (security whitepaper A01.FR.12; found by the secrets test, it was served in clear).
+        event = FrameEvent(self.st.charge_box_id, kind, redact(text))
         for observer in self.frame_observers:
             try:
                 observer(event)
