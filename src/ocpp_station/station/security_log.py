@@ -18,7 +18,7 @@ from ocpp_station.security.events import (
     security_event_notification,
 )
 from ocpp_station.station.contract import StationContext
-from ocpp_station.station.ports import SecurityLogEntry, Store
+from ocpp_station.station.ports import SecurityLogEntry, Store, StoreWriteError
 
 log = logging.getLogger("ocpp_station.security")
 
@@ -62,10 +62,15 @@ class SecurityLog:
         `tech_info` must never hold a secret: callers pass reasons, not values (A01.FR.12)."""
         when = self.st.now() if at is None else at
         info = clip_tech_info(tech_info)
-        with self.store.atomic():
-            self.store.append_security_log(when, event.value, info, SECURITY_LOG_KEEP)
-            if is_sent(event, self.st.config.get_int("SecurityProfile")):
-                self.st.enqueue("SecurityEventNotification", security_event_notification(event, when, info), None)
+        try:
+            with self.store.atomic():
+                self.store.append_security_log(when, event.value, info, SECURITY_LOG_KEEP)
+                if is_sent(event, self.st.config.get_int("SecurityProfile")):
+                    self.st.enqueue("SecurityEventNotification", security_event_notification(event, when, info), None)
+        except StoreWriteError as error:
+            # A full or failing disk must not stop the station (e.g. at boot); the event is lost, said once here.
+            log.error("%s: security event %s not stored: %s", self.st.charge_box_id, event.value, error)
+            return
         log.info("%s: security event %s%s", self.st.charge_box_id, event.value, f": {info}" if info else "")
 
     def entries(self, start: float | None = None, stop: float | None = None) -> list[SecurityLogEntry]:
