@@ -411,3 +411,19 @@ def test_the_private_key_is_never_in_the_store(cp: CoreDriver, cpo: CertificateA
     assert key is not None and b"PRIVATE KEY" in key
     dumped = repr(cp.store.certificates()) + repr(cp.store.security_log()) + repr(cp.store.queue_messages())
     assert "PRIVATE KEY" not in dumped and private_key_pem(generate_key()) not in dumped.encode()
+
+
+def test_a_certificate_expiring_within_a_month_is_renewed_by_the_station(cpo: CertificateAuthority) -> None:
+    cp = CoreDriver({"CpoName": "Core CPO"}, clock=ManualClock(time.time()))
+    cp.connect()
+    install(cp, "CentralSystemRootCertificate", cpo.pem)
+    cp.respond("SignCertificate", lambda a, p: {"status": "Accepted"})
+    cp.call("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
+    csr = next(p["csr"] for a, p in cp.take() if a == "SignCertificate")
+    short = cpo.sign_csr(csr, validity=timedelta(days=20))
+    assert result(cp.call("CertificateSigned", {"certificateChain": short})) == {"status": "Accepted"}
+    cp.respond("SignCertificate", lambda a, p: {"status": "Accepted"})
+    cp.station.security.on_connection_established(frozenset())  # A03.FR.02: expires in 20 days
+    assert [a for a, _ in cp.take()].count("SignCertificate") == 1
+    cp.station.security.on_connection_established(frozenset())  # not again the same day
+    assert "SignCertificate" not in [a for a, _ in cp.take()]

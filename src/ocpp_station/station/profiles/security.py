@@ -51,6 +51,11 @@ META_UPGRADE_FAILURES = "security.upgrade_failures"
 META_LAST_RESET = "reset.last"  # written by the Core profile when a Reset was accepted
 # §8 SettingSystemTime: a clock moved by more than this (network latency keeps every sync a little off).
 CLOCK_STEP_S = 2.0
+# A03.FR.02: renew the Charge Point certificate when it expires within a month; ask at most once a day (A03's
+# error handling: no automatic retry storm when the CA does not answer).
+RENEW_BEFORE_S = 30 * 86_400.0
+RENEW_ASK_EVERY_S = 86_400.0
+META_RENEWAL_ASKED = "security.renewal_asked_at"
 
 
 class Security:
@@ -145,6 +150,7 @@ class Security:
     def on_connection_established(self, peer_roots: frozenset[str]) -> None:
         """Connected with the configured profile; `peer_roots`: ids of the roots that verified the server."""
         self.peer_roots = peer_roots
+        self._renew_if_expiring()
         if self.store.get_meta(META_PREVIOUS_PROFILE):
             # A05.FR.09: the upgrade holds; there is no way back from here.
             with self.store.atomic():
@@ -159,6 +165,25 @@ class Security:
             # M05.FR.12: the new root verified the connection, so the fallback root can go.
             self.certificates.confirm_central_system_root()
             log.info("%s: fallback CentralSystemRootCertificate removed (M05.FR.12)", self.st.charge_box_id)
+
+    def _renew_if_expiring(self) -> None:
+        """A03: the station itself starts the renewal of a certificate that expires within a month."""
+        chain = self.keys.certificate_chain()
+        if not chain or not (self.st.config.get("CpoName") or "").strip():
+            return
+        try:
+            leaf = parse_certificates(chain)[0]
+        except PemError:
+            return
+        now = self.st.now()
+        if leaf.not_valid_after_utc.timestamp() - now > RENEW_BEFORE_S:
+            return
+        asked = float(self.store.get_meta(META_RENEWAL_ASKED) or "0")
+        if now - asked < RENEW_ASK_EVERY_S:
+            return
+        self.store.set_meta(META_RENEWAL_ASKED, repr(now))
+        log.info("%s: the Charge Point certificate expires within a month: renewing (A03)", self.st.charge_box_id)
+        self.sign_charge_point_certificate()
 
     # -- SecurityProfile and AuthorizationKey (A05, A01) ------------------------------------------------------
     def _check_profile_change(self, value: str) -> str | None:
