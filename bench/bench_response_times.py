@@ -13,7 +13,12 @@ is the harness's `ScriptedCsms` (every frame schema-checked). Measured, as the c
   requested message, ChangeAvailability → StatusNotification, ReserveNow / CancelReservation →
   StatusNotification, Reset → BootNotification).
 
+`--security-profile 3` runs the same over mutual TLS (security whitepaper profile 3): the ScriptedCsms serves
+wss:// with a demo PKI (EC P-256) and asks for the client certificate; the station is provisioned with the
+CentralSystemRootCertificate and a Charge Point certificate before it starts (`shell.provisioning`).
+
 Run: .venv/bin/python bench/bench_response_times.py [--calls 200] [--resets 20] [--no-authorize-remote]
+     [--security-profile 0|3]
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from ocpp_station.clock import iso_utc
+from ocpp_station.shell.provisioning import enrol, install_roots
 from ocpp_station.tools.harness.crash_safety import StationProcess
 from ocpp_station.tools.harness.csms import ScriptedCsms, TimingRecord
+from ocpp_station.tools.harness.pki import CPO_NAME, HarnessPki, Tls
 from ocpp_station.tools.harness.report import percentile
 from ocpp_station.tools.harness.settings import HarnessSettings
 
@@ -45,6 +52,7 @@ NOISE = (
     "Authorize",
     "DiagnosticsStatusNotification",
     "FirmwareStatusNotification",
+    "SecurityEventNotification",
 )
 CONFIG = """\
 [configuration]
@@ -223,12 +231,22 @@ def render(timings: Sequence[TimingRecord], settings: HarnessSettings) -> str:
     )
 
 
-async def bench(calls: int, resets: int, file_jobs: int, authorize_remote: bool, workdir: Path) -> str:
+async def bench(
+    calls: int, resets: int, file_jobs: int, authorize_remote: bool, workdir: Path, security_profile: int = 0
+) -> str:
     settings = HarnessSettings(charge_box_id=CHARGE_BOX_ID, heartbeat_interval=3600, response_timeout=30.0)
-    csms = ScriptedCsms(settings)
-    await csms.start()
     config = workdir / "station.toml"
-    config.write_text(CONFIG.format(authorize_remote="true" if authorize_remote else "false"))
+    text = CONFIG.format(authorize_remote="true" if authorize_remote else "false")
+    context = None
+    if security_profile == 3:
+        pki = HarnessPki.create(workdir / "pki")
+        context = pki.server_context(Tls.MUTUAL)
+        install_roots(workdir / "data", CHARGE_BOX_ID, central_system_roots=[pki.cpo.pem])
+        enrol(workdir / "data", CHARGE_BOX_ID, pki.cpo, serial_number="BENCH-0001", cpo_name=CPO_NAME)
+        text += f'SecurityProfile = 3\nCpoName = "{CPO_NAME}"\n'
+    config.write_text(text)
+    csms = ScriptedCsms(settings, ssl_context=context)
+    await csms.start()
     station = StationProcess(csms.url, workdir / "data", config, workdir / "station.log", CHARGE_BOX_ID)
     try:
         await station.start()
@@ -254,12 +272,24 @@ def main() -> int:
     parser.add_argument(
         "--no-authorize-remote", action="store_true", help="AuthorizeRemoteTxRequests=false (no Authorize round trip)"
     )
+    parser.add_argument("--security-profile", type=int, choices=(0, 3), default=0, help="3: over mutual TLS")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-response-") as workdir:
-        table = asyncio.run(bench(args.calls, args.resets, args.file_jobs, not args.no_authorize_remote, Path(workdir)))
+        table = asyncio.run(
+            bench(
+                args.calls,
+                args.resets,
+                args.file_jobs,
+                not args.no_authorize_remote,
+                Path(workdir),
+                args.security_profile,
+            )
+        )
     print(
-        f"Loopback, station process `python -m ocpp_station run` vs. ScriptedCsms; {args.calls} calls per type,"
+        f"Loopback, security profile {args.security_profile}"
+        f" ({'mutual TLS, wss://' if args.security_profile == 3 else 'ws://'}),"
+        f" station process `python -m ocpp_station run` vs. ScriptedCsms; {args.calls} calls per type,"
         f" {args.resets} resets, AuthorizeRemoteTxRequests={'false' if args.no_authorize_remote else 'true'};"
         f" {time.monotonic() - started:.0f} s\n"
     )

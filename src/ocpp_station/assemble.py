@@ -22,7 +22,8 @@ from ocpp_station.hardware.simulated import EvModel, SimulatedControls, Simulate
 from ocpp_station.settings import Hardware, SettingsError, StationSettings
 from ocpp_station.station.configuration import Configuration, definitions_for
 from ocpp_station.station.hub import Station
-from ocpp_station.station.ports import Store
+from ocpp_station.station.ports import KeyStore, Store
+from ocpp_station.stores.memory import MemoryKeyStore
 
 __all__ = ["HARDWARE_DRIVERS", "BuiltHardware", "assemble", "build_hardware"]
 
@@ -106,8 +107,12 @@ def assemble(
     hardware: StationHardware,
     clock: Clock,
     config_overrides: Mapping[str, str] | None = None,
+    keys: KeyStore | None = None,
 ) -> Station:
-    """A station ready to `start()`; raises ValueError for a configuration value the registry refuses."""
+    """A station ready to `start()`; raises ValueError for a configuration value the registry refuses.
+
+    `keys`: where the Charge Point's key pair and certificate live (`stores.key_files.FileKeyStore` for a
+    charger); in memory when not given."""
     configuration = Configuration(
         store,
         {**settings.configuration, **(config_overrides or {})},
@@ -120,4 +125,5 @@ def assemble(
         store=store,
         clock=clock,
         hardware=hardware,
+        keys=keys if keys is not None else MemoryKeyStore(),
     )

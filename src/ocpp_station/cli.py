@@ -1,4 +1,5 @@
-"""`ocpp-station run | demo | certify`: every failure the user can cause ends in one clear line."""
+"""`ocpp-station run | demo | certify | firmware-image | pki`: every failure the user can cause ends in one clear
+line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import logging
 import signal
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from ocpp_station.service.sd_notify import SdNotifier, watchdog_interval
@@ -59,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--api", type=_host_port, default=("127.0.0.1", 8180), help="control API HOST:PORT")
     demo.add_argument("--data-dir", type=Path, help="keep the demo station's store here (default: a temp dir)")
     demo.add_argument("--api-token", help="token the control API and panel require (needed beyond 127.0.0.1)")
+    demo.add_argument(
+        "--security-profile",
+        type=int,
+        choices=(0, 1, 2, 3),
+        default=0,
+        help="security whitepaper profile: 1 Basic auth, 2 TLS + Basic, 3 mutual TLS (a demo PKI is made)",
+    )
 
     certify = sub.add_parser("certify", help="run the conformance harness and print the certificate table")
     certify.add_argument("-k", dest="pattern", help="only cases whose id or title matches")
@@ -67,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     image = sub.add_parser("firmware-image", help="make a firmware image the simulated station can install")
     image.add_argument("--version", required=True, help="the firmware version the station reports once installed")
     image.add_argument("-o", dest="output", required=True, type=Path, help="the image file to write")
+    image.add_argument("--sign", type=Path, metavar="KEY", help="firmware signing key (PEM): sign the image (L01)")
+    image.add_argument("--cert", type=Path, metavar="CERT", help="the signing key's certificate (PEM)")
+
+    pki = sub.add_parser("pki", help="a demo PKI: CPO root, Central System and manufacturer certificates")
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True)
+    pki_init = pki_sub.add_parser("init", help="write a demo PKI into DIR (private keys owner-only)")
+    pki_init.add_argument("directory", type=Path, metavar="DIR")
+    pki_init.add_argument("--cpo-name", default="Demo CPO", help="organization of the CPO root (CpoName)")
     return parser
 
 
@@ -119,6 +136,21 @@ async def _run(args: argparse.Namespace) -> None:
             loop.remove_signal_handler(signum)
 
 
+def _sign_image(image: Path, key: Path, certificate: Path) -> str:
+    """`firmware-image --sign KEY --cert CERT`: the SignedUpdateFirmware.req firmware.signature, also written
+    next to the image as IMAGE.sig (security whitepaper L01.FR.04: over the whole file, SHA-256)."""
+    from ocpp_station.security.demo_pki import sign_firmware_image
+    from ocpp_station.security.pki import PemError
+
+    try:
+        signed = sign_firmware_image(image, key, certificate)
+    except (OSError, PemError) as exc:
+        raise _Fatal(f"cannot sign {image}: {exc}") from None
+    signature_file = image.with_name(image.name + ".sig")
+    signature_file.write_text(signed.signature + "\n", encoding="ascii")
+    return f"signed {image}: signature (base64) in {signature_file}; signingCertificate is {certificate}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log_handler = configure_logging(json_lines=getattr(args, "log_json", False))  # secrets redacted (logs.py)
@@ -131,11 +163,22 @@ def main(argv: list[str] | None = None) -> int:
             from ocpp_station.shell.demo import run_demo
 
             logging.getLogger("ocpp_station.trace").setLevel(logging.WARNING)
-            asyncio.run(run_demo(args.api[0], args.api[1], args.data_dir, args.api_token))
+            asyncio.run(run_demo(args.api[0], args.api[1], args.data_dir, args.api_token, args.security_profile))
         elif args.command == "firmware-image":
             from ocpp_station.shell.firmware_image import make_image_file
 
+            if (args.sign is None) != (args.cert is None):
+                raise _Fatal("--sign KEY and --cert CERT go together")
             print(make_image_file(args.output, args.version))
+            if args.sign is not None:
+                print(_sign_image(args.output, args.sign, args.cert))
+        elif args.command == "pki":
+            from ocpp_station.security.demo_pki import init_demo_pki
+
+            made = init_demo_pki(args.directory, cpo_name=args.cpo_name)
+            print(f"wrote a demo PKI in {made.directory} (never use these keys in production):")
+            for field in fields(made)[1:]:
+                print(f"  {field.name:30} {getattr(made, field.name)}")
         else:
             from ocpp_station.tools.harness.runner import certify
 

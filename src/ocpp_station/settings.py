@@ -47,7 +47,10 @@ class Hardware:
 @dataclass(frozen=True, slots=True)
 class Network:
     basic_auth_password: str | None = None  # HTTP Basic password (OCPP-J §6.2.2); else AuthorizationKey
-    ca_file: str | None = None  # trust anchor for wss://
+    ca_file: str | None = None  # trust anchor for wss:// in security profile 0 (profiles 2, 3: the installed roots)
+    # Security profiles 2/3: also offer TLS_RSA_WITH_AES_*_GCM (no forward secrecy), for a Central System that
+    # offers nothing else (security/tls.py: the cipher choice).
+    tls_legacy_rsa: bool = False
     response_timeout_s: float = 30.0
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0

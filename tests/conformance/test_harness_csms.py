@@ -663,7 +663,9 @@ def test_certificate_table() -> None:
         "Reservation",
         "Local Auth List Management",
         "Remote Trigger",
+        "Security",
     ]
+    assert rows["Security"] == ["not run", "0", "0", "15"]  # TC_073–TC_087 of §2.24
 
 
 def test_performance_table_and_percentiles() -> None:

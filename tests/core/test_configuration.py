@@ -71,6 +71,12 @@ CERTIFIED_DEFAULTS: dict[str, str] = {
     "SupportedFileTransferProtocols": "FTP,FTPS,HTTP,HTTPS",
     "MessageTimeout": "30",
     "AuthorizationKey": "",
+    # Security whitepaper §7
+    "SecurityProfile": "0",
+    "CpoName": "",
+    "CertificateSignedMaxChainSize": "10000",
+    "CertificateStoreMaxLength": "20",
+    "AdditionalRootCertificateCheck": "false",
 }
 
 # Digest §2.12 table (R = read-only); OCTT TC_019 checks these accessibilities for the Core keys.
@@ -94,6 +100,9 @@ READ_ONLY = {
     "ConnectorSwitch3to1PhaseSupported",
     "MaxChargingProfilesInstalled",
     "SupportedFileTransferProtocols",
+    "CertificateSignedMaxChainSize",  # security whitepaper §7.3, §7.4, §7.1: R
+    "CertificateStoreMaxLength",
+    "AdditionalRootCertificateCheck",
 }
 
 # OCTT TC_019 step 4: required Core keys and optional-profile keys.

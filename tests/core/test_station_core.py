@@ -214,7 +214,8 @@ def test_change_availability_is_scheduled_during_a_transaction(cp: CoreDriver) -
     ("action", "payload", "code"),
     [
         ("NoSuchAction", {}, "NotImplemented"),
-        ("GetLog", {}, "NotSupported"),
+        ("SecurityEventNotification", {}, "NotSupported"),  # sent by a charge point, not to one
+        ("GetLog", {}, "ProtocolError"),
         ("ChangeAvailability", {"connectorId": 1}, "ProtocolError"),
         ("ChangeAvailability", {"connectorId": "1", "type": "Inoperative"}, "TypeConstraintViolation"),
         ("ChangeAvailability", {"connectorId": 1, "type": "Sideways"}, "PropertyConstraintViolation"),

@@ -24,6 +24,7 @@ from ocpp_station.security.pki import (
     write_private_key,
 )
 from ocpp_station.security.tls import (
+    FORWARD_SECRET_CIPHERS_TLS12,
     WHITEPAPER_CIPHERS_TLS12,
     SecurityProfile,
     TlsSetupError,
@@ -183,10 +184,16 @@ async def test_a_rollover_root_anchors_alone(cpo: CertificateAuthority, tmp_path
         assert await exchange(server.port, profile2_context([new_root.pem])) == b"hello\n"
 
 
-async def test_tls_12_offers_exactly_the_whitepaper_suites(cpo: CertificateAuthority) -> None:
+async def test_tls_12_offers_only_forward_secret_suites_unless_legacy_rsa_is_asked_for(
+    cpo: CertificateAuthority,
+) -> None:
     context = profile2_context([cpo.pem])
     tls12 = {c["name"] for c in context.get_ciphers() if c["protocol"] == "TLSv1.2"}
-    assert tls12 == set(WHITEPAPER_CIPHERS_TLS12)
+    assert tls12 == set(FORWARD_SECRET_CIPHERS_TLS12)
+    assert all(name.startswith("ECDHE-") for name in tls12)  # A00.FR.318 note: TLS_RSA has no forward secrecy
+    legacy = profile2_context([cpo.pem], legacy_rsa_key_exchange=True)
+    offered = {c["name"] for c in legacy.get_ciphers() if c["protocol"] == "TLSv1.2"}
+    assert set(WHITEPAPER_CIPHERS_TLS12) <= offered
     assert context.minimum_version is ssl.TLSVersion.TLSv1_2
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
     assert context.options & ssl.OP_NO_COMPRESSION
@@ -224,7 +231,10 @@ async def test_tls_12_handshake_with_each_rsa_suite(tmp_path: Path, cipher: str)
     server.set_ciphers(cipher)
     async with tls_server(server) as running:
         reader, writer = await asyncio.open_connection(
-            "127.0.0.1", running.port, ssl=profile2_context([rsa_root.pem]), server_hostname="localhost"
+            "127.0.0.1",
+            running.port,
+            ssl=profile2_context([rsa_root.pem], legacy_rsa_key_exchange=True),
+            server_hostname="localhost",
         )
         try:
             assert await reader.readline() == b"hello\n"
@@ -232,6 +242,32 @@ async def test_tls_12_handshake_with_each_rsa_suite(tmp_path: Path, cipher: str)
         finally:
             writer.close()
             await writer.wait_closed()
+
+
+async def test_an_rsa_only_server_gets_forward_secrecy_by_default(tmp_path: Path) -> None:
+    rsa_root = CertificateAuthority.new_root("RSA Root", "Test CPO", key_type=KeyType.RSA_2048)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    key = generate_key(KeyType.RSA_2048)
+    certificate = rsa_root.issue(name("localhost"), key.public_key(), server_names=["localhost"])
+    (tmp_path / "rsa.pem").write_text(certificate_pem(certificate))
+    write_private_key(tmp_path / "rsa.key", key)
+    server.load_cert_chain(tmp_path / "rsa.pem", tmp_path / "rsa.key")
+    server.maximum_version = ssl.TLSVersion.TLSv1_2
+    async with tls_server(server) as running:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", running.port, ssl=profile2_context([rsa_root.pem]), server_hostname="localhost"
+        )
+        try:
+            assert await reader.readline() == b"hello\n"
+            assert writer.get_extra_info("ssl_object").cipher()[0].startswith("ECDHE-RSA-AES")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    # A server that offers only static RSA is refused unless legacy RSA is configured.
+    server.set_ciphers("AES128-GCM-SHA256")
+    with blocking_tls_server(server) as port:
+        error = await refused(exchange(port, profile2_context([rsa_root.pem])))
+        assert handshake_security_event(error) is SecurityEvent.INVALID_TLS_CIPHER_SUITE
 
 
 async def test_a_server_offering_only_other_suites_raises_invalid_cipher_suite(

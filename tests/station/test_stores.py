@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.station.ports import IdTagEntry, Store, StoreWriteError
+from ocpp_station.station.ports import CertificateRecord, IdTagEntry, Store, StoreWriteError
 from ocpp_station.stores.memory import MemoryStore
 from ocpp_station.stores.sqlite import SqliteStore
 from tests.support.core_driver import CoreDriver, result
@@ -39,6 +39,30 @@ def test_the_queue_keeps_its_order_and_its_retry_state(store: Store) -> None:
     assert head is not None and (head.attempts, head.not_before, head.unique_id) == (2, 123.5, "u3")
     store.dequeue(first)
     assert [m.seq for m in store.queue_messages()] == [second]
+
+
+def test_certificates_keep_their_installation_order_through_a_replacement(store: Store) -> None:
+    first = CertificateRecord("a", "CentralSystemRootCertificate", "PEM-A", b"\x04ka", False)
+    second = CertificateRecord("b", "ManufacturerRootCertificate", "PEM-B", b"\x04kb", False)
+    store.put_certificate(first)
+    store.put_certificate(second)
+    store.put_certificate(CertificateRecord("a", "CentralSystemRootCertificate", "PEM-A", b"\x04ka", True))
+    assert [(r.certificate_id, r.fallback) for r in store.certificates()] == [("a", True), ("b", False)]
+    assert store.certificates()[1] == second
+    store.delete_certificate("a")
+    store.delete_certificate("missing")
+    assert store.certificates() == [second]
+
+
+def test_the_security_log_rolls_keeping_the_newest(store: Store) -> None:
+    for n in range(5):
+        store.append_security_log(100.0 + n, "StartupOfTheDevice", f"boot {n}", keep=3)
+    assert [(e.at, e.tech_info) for e in store.security_log()] == [
+        (102.0, "boot 2"),
+        (103.0, "boot 3"),
+        (104.0, "boot 4"),
+    ]
+    assert [e.seq for e in store.security_log()] == sorted(e.seq for e in store.security_log())
 
 
 def test_transactions_are_recorded_and_closed(store: Store) -> None:

@@ -63,7 +63,7 @@ CP_TO_CS_ACTIONS: frozenset[str] = frozenset(
     }
 )
 
-# Security-whitepaper actions: known OCPP 1.6-J names, not (yet) supported by this station.
+# Security whitepaper (edition 3) §5, Central System → Charge Point: the station's Security profile handles them.
 SECURITY_ACTIONS: frozenset[str] = frozenset(
     {
         "CertificateSigned",
@@ -73,6 +73,16 @@ SECURITY_ACTIONS: frozenset[str] = frozenset(
         "GetLog",
         "InstallCertificate",
         "SignedUpdateFirmware",
+    }
+)
+
+# Security whitepaper §5, Charge Point → Central System.
+SECURITY_CP_TO_CS_ACTIONS: frozenset[str] = frozenset(
+    {
+        "LogStatusNotification",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "SignedFirmwareStatusNotification",
     }
 )
 

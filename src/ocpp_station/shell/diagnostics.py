@@ -26,6 +26,7 @@ from ocpp_station.clock import Clock, iso_utc
 from ocpp_station.shell.logs import (
     redact,  # the AuthorizationKey is write-only (security whitepaper §7): not in the archive
 )
+from ocpp_station.station.ports import SecurityLogEntry
 
 # Text kept per station (oldest entries go first): a day of a busy station's traffic, yet small enough for
 # fleet tests that run many stations in one process.
@@ -110,4 +111,25 @@ def build_archive(
         archive.writestr("station.json", json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n")
         archive.writestr("ocpp-trace.log", trace)
         archive.writestr("events.log", events)
+    partial.replace(dest)
+
+
+def build_security_archive(
+    dest: Path, entries: list[SecurityLogEntry], info: dict[str, Any], start: float | None, stop: float | None
+) -> None:
+    """GetLog(SecurityLog) (security whitepaper N01.FR.03): ``station.json`` and ``security.log``, one line per
+    event, ``<time> <event> <techInfo>`` (blocking: run it in a thread)."""
+    meta = {
+        **info,
+        "window": {
+            "oldestTimestamp": None if start is None else iso_utc(start),
+            "latestTimestamp": None if stop is None else iso_utc(stop),
+        },
+        "entries": len(entries),
+    }
+    lines = "".join(f"{iso_utc(e.at)} {e.event} {redact(e.tech_info)}".rstrip() + "\n" for e in entries)
+    partial = dest.with_name(dest.name + ".part")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("station.json", json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n")
+        archive.writestr("security.log", lines)
     partial.replace(dest)

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from ocpp_station.clock import Clock, iso_utc
-from ocpp_station.shell.diagnostics import StationLog, build_archive, trace_tap
+from ocpp_station.security.firmware_signature import SignatureStatus, verify_signature
+from ocpp_station.security.pki import PemError, parse_certificate
+from ocpp_station.shell.diagnostics import StationLog, build_archive, build_security_archive, trace_tap
 from ocpp_station.shell.file_transfer import FileTransfers, NetworkFileTransfers, TransferError
 from ocpp_station.shell.firmware_image import FirmwareInstaller, ImageError, SimulatedInstaller
 from ocpp_station.station.hub import Station
-from ocpp_station.station.profiles.firmware_management import FileJob, JobKind
+from ocpp_station.station.profiles.firmware_management import FileJob, JobKind, LogKind
 
 log = logging.getLogger("ocpp_station.file_jobs")
 
@@ -98,6 +100,8 @@ class FileJobRunner:
                     stale.unlink()
             await self.transfers.download(job.location, image)
             return str(image)
+        if job.kind == JobKind.VERIFY:
+            return await self._verify(job)
         if job.kind == JobKind.INSTALL:
             image = Path(job.image)
             try:
@@ -109,9 +113,17 @@ class FileJobRunner:
         # clobbered each other (found by fuzzing). The uploaded file keeps the name the .conf announced.
         archive = self.work_dir / f"upload-{job.job_id}" / job.file_name
         archive.parent.mkdir(exist_ok=True)
-        entries = self.station_log.entries(job.start_time, job.stop_time)
         try:
-            await asyncio.to_thread(build_archive, archive, entries, _station_info(core), job.start_time, job.stop_time)
+            if job.log_kind is LogKind.SECURITY:
+                records = core.security_log.entries(job.start_time, job.stop_time)
+                await asyncio.to_thread(
+                    build_security_archive, archive, records, _station_info(core), job.start_time, job.stop_time
+                )
+            else:
+                entries = self.station_log.entries(job.start_time, job.stop_time)
+                await asyncio.to_thread(
+                    build_archive, archive, entries, _station_info(core), job.start_time, job.stop_time
+                )
             await self.transfers.upload(job.location, archive)
         finally:
             with contextlib.suppress(OSError):
@@ -119,6 +131,23 @@ class FileJobRunner:
             with contextlib.suppress(OSError):
                 archive.parent.rmdir()
         return job.file_name
+
+    async def _verify(self, job: FileJob) -> str:
+        """L01.FR.04: the signature over the whole downloaded file; an image that fails is deleted at once."""
+        image = Path(job.image)
+        try:
+            certificate = parse_certificate(job.certificate)
+            verdict = await asyncio.to_thread(verify_signature, image, job.signature, certificate)
+        except (PemError, OSError) as exc:
+            verdict_reason: str | None = f"cannot verify: {exc}"
+        else:
+            verified = verdict.status is SignatureStatus.SIGNATURE_VERIFIED
+            verdict_reason = None if verified else verdict.reason
+        if verdict_reason is not None:
+            with contextlib.suppress(OSError):
+                image.unlink()
+            raise ImageError(verdict_reason)
+        return "signature verified"
 
 
 def _station_info(core: Station) -> dict[str, Any]:

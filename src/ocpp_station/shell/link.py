@@ -3,6 +3,12 @@
 Connects to `<csms-url>/<chargeBoxId>` offering subprotocol `ocpp1.6` (OCPP-J 1.6 §3.1), keeps one
 outbound CALL outstanding at a time with a response timeout (§4.1.1), answers inbound CALLs while it
 waits, pings every WebSocketPingInterval (§7), and reconnects with capped exponential back-off and jitter.
+
+Each connection uses the configured SecurityProfile (security whitepaper §2): 0 as configured (the URL's
+scheme, Basic only when a password is set); 1 HTTP Basic with the AuthorizationKey over ws://; 2 TLS with the
+server verified against the installed CentralSystemRootCertificates, plus Basic; 3 TLS with the Charge Point
+certificate as client certificate (`security.tls`). Profiles 2 and 3 always dial wss://: there is no fallback to
+an unencrypted connection. A refused handshake becomes a security event, queued durably (A00.FR.309/413, ...).
 """
 
 from __future__ import annotations
@@ -15,15 +21,19 @@ import random
 import ssl
 from urllib.parse import quote
 
+from cryptography import x509
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
+from ocpp_station.security.tls import SecurityProfile, TlsSetupError, client_context, handshake_security_event
 from ocpp_station.shell.frame_events import FrameEvent, FrameKind, FrameObserver
+from ocpp_station.shell.logs import redact
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
+from ocpp_station.stores.key_files import FileKeyStore
 
 log = logging.getLogger("ocpp_station.link")
 SUBPROTOCOL = Subprotocol("ocpp1.6")
@@ -31,6 +41,18 @@ SUBPROTOCOL = Subprotocol("ocpp1.6")
 
 class LinkError(Exception):
     pass
+
+
+class Reconnect(Exception):
+    """The station asked for a new connection (new credentials, certificate or security profile)."""
+
+
+def with_scheme(url: str, profile: int) -> str:
+    """The URL dialled in `profile`: wss:// for TLS (2, 3), ws:// for Basic over plain TCP (1), else as given."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("ws", "wss") or profile == 0:
+        return url
+    return f"{'wss' if profile >= 2 else 'ws'}://{rest}"
 
 
 def station_url(csms_url: str, charge_box_id: str) -> str:
@@ -46,11 +68,15 @@ class Link:
         trace: logging.Logger | None = None,
         *,
         rng: random.Random | None = None,
+        key_files: FileKeyStore | None = None,
     ) -> None:
         self.st = station
+        # Where the Charge Point certificate and key are (security profile 3); None: the station has none.
+        self.key_files = key_files
         # The reconnection jitter's source: seeded by a test or a fleet for runs that repeat.
         self._rng = rng or random.Random()
-        self.url = station_url(csms_url, station.charge_box_id)
+        self.base_url = station_url(csms_url, station.charge_box_id)
+        self.url = with_scheme(self.base_url, station.security.profile)
         self.trace = trace or logging.getLogger("ocpp_station.trace")
         self._send_wake = asyncio.Event()
         self._online = asyncio.Event()
@@ -63,7 +89,9 @@ class Link:
         self.frame_observers: list[FrameObserver] = []
 
     def _observe(self, kind: FrameKind, text: str = "") -> None:
-        event = FrameEvent(self.st.charge_box_id, kind, text)
+        # The observers feed the panel and the control API (/api/frames): the AuthorizationKey is write-only
+        # there too (security whitepaper A01.FR.12; found by the secrets test, it was served in clear).
+        event = FrameEvent(self.st.charge_box_id, kind, redact(text))
         for observer in self.frame_observers:
             try:
                 observer(event)
@@ -104,12 +132,17 @@ class Link:
         backoff = net.reconnect_min_s
         while True:
             await self._online.wait()
+            reconnect_now = False
+            connected = False
             try:
+                profile = self.st.security.profile
+                self.url = with_scheme(self.base_url, profile)
+                context = self._ssl_context(profile)
                 async with connect(
                     self.url,
                     subprotocols=[SUBPROTOCOL],
-                    additional_headers=self._headers(),
-                    ssl=self._ssl_context(),
+                    additional_headers=self._headers(profile),
+                    ssl=context,
                     ping_interval=None,  # pings follow WebSocketPingInterval, see _pinger
                     open_timeout=10,
                     close_timeout=2,
@@ -120,12 +153,28 @@ class Link:
                         raise LinkError(f"server did not select subprotocol ocpp1.6 (got {ws.subprotocol!r})")
                     backoff = net.reconnect_min_s
                     self.last_error = None
-                    log.info("%s: connected to %s", self.st.charge_box_id, self.url)
+                    connected = True
+                    self.st.take_reconnect_request()  # this connection already uses what was asked for
+                    log.info("%s: connected to %s (security profile %d)", self.st.charge_box_id, self.url, profile)
+                    self.st.security.on_connection_established(self._peer_roots(ws))
                     await self._session(ws)
             except asyncio.CancelledError:
                 raise
-            except (OSError, InvalidHandshake, InvalidURI, LinkError, ConnectionClosed, TimeoutError) as exc:
+            except Reconnect as request:
+                log.info("%s: reconnecting: %s", self.st.charge_box_id, request)
+                reconnect_now = True
+            except (
+                OSError,
+                InvalidHandshake,
+                InvalidURI,
+                LinkError,
+                ConnectionClosed,
+                TimeoutError,
+                TlsSetupError,
+            ) as exc:
                 self._note_error(f"{type(exc).__name__}: {exc}")
+                if not connected:
+                    self._connection_failed(exc)
             except Exception as exc:
                 # A bug must cost one connection, never the link for good: log it and reconnect.
                 log.exception("%s: link failed unexpectedly, reconnecting", self.st.charge_box_id)
@@ -138,6 +187,8 @@ class Link:
                     self._observe("disconnected")
                     self.st.on_disconnected()
                     log.info("%s: disconnected", self.st.charge_box_id)
+            if reconnect_now:
+                continue
             # Capped exponential back-off with jitter (OCPP-J errata 3.4: do not overload the CS).
             delay = backoff * (0.5 + self._rng.random() / 2)
             backoff = min(backoff * 2, net.reconnect_max_s)
@@ -156,15 +207,45 @@ class Link:
             log.warning("%s: link to %s failed: %s", self.st.charge_box_id, self.url, message)
         self.last_error = message
 
-    def _headers(self) -> dict[str, str]:
-        password = self.st.settings.network.basic_auth_password or self.st.config.get("AuthorizationKey")
+    def _connection_failed(self, error: BaseException) -> None:
+        """What a failed connection attempt tells the station: a TLS refusal is a security event (queued
+        durably, sent once connected); a 401 a refused login (§8); each counts for the A05.FR.08 fallback."""
+        event = handshake_security_event(error)
+        if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
+            self.st.security.on_authentication_rejected(f"HTTP {error.response.status_code} from {self.url}")
+        self.st.security.on_connection_failed(event, f"{type(error).__name__}: {error}")
+
+    def _peer_roots(self, ws: ClientConnection) -> frozenset[str]:
+        ssl_object = ws.transport.get_extra_info("ssl_object")
+        der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+        if not der:
+            return frozenset()
+        return self.st.certificates.roots_in_use([x509.load_der_x509_certificate(der)])
+
+    def _headers(self, profile: int) -> dict[str, str]:
+        if profile == SecurityProfile.TLS_CLIENT_CERTIFICATE:
+            return {}  # §2.5: the client certificate authenticates the station, not a password
+        configured = self.st.settings.network.basic_auth_password
+        key = self.st.config.get("AuthorizationKey")
+        # Profiles 1 and 2 use the AuthorizationKey (§2.3, §2.4, A01.FR.01); profile 0 whatever is configured.
+        password = (key or configured) if profile else (configured or key)
         if not password:
             return {}
         # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
         token = base64.b64encode(f"{self.st.charge_box_id}:{password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
+    def _ssl_context(self, profile: int) -> ssl.SSLContext | None:
+        if profile >= SecurityProfile.TLS_BASIC:
+            files = self.key_files
+            chain = None if files is None or not files.chain_path.exists() else files.chain_path
+            return client_context(
+                SecurityProfile(profile),
+                self.st.security.central_system_roots(),
+                certificate_chain=chain,
+                private_key=None if files is None else files.key_path,
+                legacy_rsa_key_exchange=self.st.settings.network.tls_legacy_rsa,
+            )
         if not self.url.startswith("wss://"):
             return None
         return ssl.create_default_context(cafile=self.st.settings.network.ca_file)
@@ -237,6 +318,9 @@ class Link:
         timeout = self.st.settings.network.response_timeout_s
         while True:
             self._send_wake.clear()
+            reason = self.st.take_reconnect_request()
+            if reason is not None:
+                raise Reconnect(reason)
             call = self.st.next_call()
             if call is None:
                 await self._send_wake.wait()

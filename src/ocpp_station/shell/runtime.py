@@ -33,7 +33,8 @@ from ocpp_station.shell.link import Link
 from ocpp_station.shell.station_control import StationControl
 from ocpp_station.station.hub import Station
 from ocpp_station.station.ports import Store
-from ocpp_station.stores.memory import MemoryStore
+from ocpp_station.stores.key_files import FileKeyStore
+from ocpp_station.stores.memory import MemoryKeyStore, MemoryStore
 from ocpp_station.stores.sqlite import SqliteStore
 
 log = logging.getLogger("ocpp_station.runtime")
@@ -93,6 +94,12 @@ class StationRuntime(StationControl):
         self.store_kind: StoreKind = store
         self._store: Store | None = None
         self._memory_store: MemoryStore | None = None  # outlives restarts, as a file would
+        # The Charge Point's key pair and certificate (security whitepaper A02.FR.05: owner-only files next to
+        # the store); a memory station keeps them in memory and cannot use security profile 3.
+        self.key_files: FileKeyStore | None = (
+            FileKeyStore(store_path(data_dir, charge_box_id).with_suffix(".keys")) if store == "sqlite" else None
+        )
+        self._memory_keys = MemoryKeyStore()
         # Free bytes where the store lives; a test replaces it to simulate a full disk.
         self.free_disk: Callable[[], int] = lambda: shutil.disk_usage(self.data_dir).free
         self._disk_checked_at = -math.inf
@@ -120,12 +127,13 @@ class StationRuntime(StationControl):
                 hardware=self.hardware.station,
                 clock=self.clock,
                 config_overrides=self.config_overrides,
+                keys=self.key_files if self.key_files is not None else self._memory_keys,
             )
         except Exception:
             store.close()
             await self._stop_drivers()
             raise
-        link = Link(core, self.csms_url, self.file_jobs.link_trace)
+        link = Link(core, self.csms_url, self.file_jobs.link_trace, key_files=self.key_files)
         link.frame_observers = self.frame_observers
         core.set_waker(self._wake)
         self._store, self._core, self._link = store, core, link

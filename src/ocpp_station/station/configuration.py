@@ -237,6 +237,14 @@ _DEFINITIONS: tuple[KeyDefinition, ...] = (
     _int("WebSocketPingInterval", "Core", "5"),
     # Write-only Basic-auth password (OCPP-J §6.2.2, OCPP-J errata 3.12, security whitepaper §7.2); "" = none.
     KeyDefinition("AuthorizationKey", "Core", "string", False, "", write_only=True),
+    # Security whitepaper §7. SecurityProfile only goes up, and only with its prerequisites in place (A05): the
+    # Security profile guards the change (`Configuration.guard`).
+    _int("SecurityProfile", "Security", "0", maximum=3),
+    KeyDefinition("CpoName", "Security", "string", False, ""),
+    # §7.3: the size of CertificateSigned.req certificateChain, at most 10.000 characters.
+    _int("CertificateSignedMaxChainSize", "Security", "10000", readonly=True, minimum=1, maximum=10_000),
+    _int("CertificateStoreMaxLength", "Security", "20", readonly=True, minimum=1),
+    _bool("AdditionalRootCertificateCheck", "Security", "false", readonly=True),
     _bool("LocalAuthListEnabled", "LocalAuthListManagement", "false"),
     _int("LocalAuthListMaxLength", "LocalAuthListManagement", "100000", readonly=True),
     _int("SendLocalListMaxLength", "LocalAuthListManagement", "400", readonly=True),
@@ -418,6 +426,7 @@ class Configuration:
         self._persistence = persistence
         self._definitions = definitions
         self._listeners: list[Callable[[str, str], None]] = []
+        self._guards: dict[str, Callable[[str], str | None]] = {}
         self._dependents: dict[str, list[str]] = {name: [] for name in definitions}
         for definition in definitions.values():
             if definition.max_items_key is None:
@@ -557,6 +566,11 @@ class Configuration:
         except _Invalid as error:
             _log.info("ChangeConfiguration %s rejected: %s", key, error)
             return ConfigStatus.REJECTED
+        guard = self._guards.get(key)
+        refusal = None if guard is None else guard(normalised)
+        if refusal is not None:
+            _log.info("ChangeConfiguration %s rejected: %s", key, refusal)
+            return ConfigStatus.REJECTED
         self._commit(key, normalised)
         return ConfigStatus.REBOOT_REQUIRED if definition.reboot_required else ConfigStatus.ACCEPTED
 
@@ -573,6 +587,11 @@ class Configuration:
         except _Invalid as error:
             raise ValueError(f"configuration key {self._describe(definition, value)} {error}") from None
         self._commit(key, normalised)
+
+    def guard(self, key: str, check: Callable[[str], str | None]) -> None:
+        """`check(new_value)` runs before a ChangeConfiguration of `key` is applied: a reason (one line, without
+        the value) makes the answer Rejected. For rules that need more than the keys, e.g. A05's prerequisites."""
+        self._guards[key] = check
 
     def subscribe(self, listener: Callable[[str, str], None]) -> None:
         """`listener(key, new_value)` runs after every accepted change, also when the value stays the same."""

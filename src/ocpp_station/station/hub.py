@@ -19,20 +19,24 @@ from ocpp_station.clock import Clock, iso_utc, parse_iso
 from ocpp_station.hardware.interfaces import StationHardware
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import Call, CallError, CallResult, ErrorCode, Message, new_unique_id
+from ocpp_station.security.certificates import CertificateStore
 from ocpp_station.settings import StationSettings
 from ocpp_station.station.authorization import Authorizer
+from ocpp_station.station.certificate_persistence import StorePersistence
 from ocpp_station.station.configuration import Configuration
 from ocpp_station.station.connector import Connector, Status, derive_station_status, derive_status
 from ocpp_station.station.contract import CallRejected, Handler, NoSuchConnector, Registration
 from ocpp_station.station.outbox import OutboundCall, Payload, StatusEntry, Timers
-from ocpp_station.station.ports import Store
+from ocpp_station.station.ports import KeyStore, Store
 from ocpp_station.station.profiles.core_profile import CoreProfile
 from ocpp_station.station.profiles.firmware_management import FirmwareManagement
 from ocpp_station.station.profiles.local_auth_list_management import LocalAuthListManagement
 from ocpp_station.station.profiles.remote_trigger import RemoteTrigger
 from ocpp_station.station.profiles.reservation import Reservation
+from ocpp_station.station.profiles.security import Security
 from ocpp_station.station.profiles.smart_charging import SmartCharging
 from ocpp_station.station.queue_limits import QueueGuard
+from ocpp_station.station.security_log import SecurityLog
 
 __all__ = ["CallRejected", "Handler", "Registration", "Station"]
 
@@ -58,6 +62,7 @@ class Station:
         store: Store,
         clock: Clock,
         hardware: StationHardware,
+        keys: KeyStore,
     ) -> None:
         self._charge_box_id = charge_box_id
         self.settings = settings
@@ -99,14 +104,30 @@ class Station:
         # Messages go out in the order of the events that caused them: each queued item takes the next number.
         self._order = 0
         self._queued_order: dict[int, int] = {}  # durable queue seq → order (messages of this run)
+        self.reconnect_request: str | None = None  # why the link should reconnect now (security whitepaper A05)
 
         self.local_list = LocalAuthListManagement(self, store)
         self.auth = Authorizer(self, store, self.local_list)
         self.reservation = Reservation(self, store)
         self.smart_charging = SmartCharging(self, store, lambda c: self.core.offer_energy(c))
         self.queue_guard = QueueGuard(self, store)
-        self.firmware = FirmwareManagement(self, store)
+        self.security_log = SecurityLog(self, store)
+        self.certificates = CertificateStore(
+            StorePersistence(store),
+            max_length=configuration.get_int("CertificateStoreMaxLength"),
+            additional_root_certificate_check=configuration.get_bool("AdditionalRootCertificateCheck"),
+        )
+        self.firmware = FirmwareManagement(self, store, certificates=self.certificates, security_log=self.security_log)
         self.remote_trigger = RemoteTrigger(self, hardware)
+        self.security = Security(
+            self,
+            store,
+            keys,
+            certificates=self.certificates,
+            security_log=self.security_log,
+            firmware=self.firmware,
+            remote_trigger=self.remote_trigger,
+        )
         self.core = CoreProfile(
             self,
             store,
@@ -124,6 +145,7 @@ class Station:
             self.reservation,
             self.firmware,
             self.smart_charging,
+            self.security,
         ):
             self._handlers.update(profile.handlers())
         configuration.subscribe(self._on_config_changed)
@@ -170,6 +192,7 @@ class Station:
     def start(self) -> None:
         """Power on: recover from the store, then register (OCPP 1.6 §4.2: BootNotification after every boot)."""
         self.core.recover()
+        self.security.on_power_on()
         self.registration = Registration.BOOTING
         self._boot_not_before = self.mono()
         self.wake()
@@ -204,6 +227,16 @@ class Station:
             for e in latest.values()
             if self._sent_status.get(e.connector_id) != e.payload["status"] or e.payload["errorCode"] != "NoError"
         )
+
+    def request_reconnect(self, reason: str) -> None:
+        """Ask the link to close the connection normally and connect again at once (security whitepaper A01,
+        A02.FR.08, A05.FR.06/07: new credentials, certificate or profile take effect on the next connection)."""
+        self.reconnect_request = reason
+        self.wake()
+
+    def take_reconnect_request(self) -> str | None:
+        reason, self.reconnect_request = self.reconnect_request, None
+        return reason
 
     def has_messages_to_send(self) -> bool:
         """Something is queued: a status, a message of the outbox or a transaction-related message."""
@@ -343,6 +376,11 @@ class Station:
         }
         return {k: v for k, v in payload.items() if v}
 
+    def _set_clock(self, now: float) -> None:
+        before = self.clock.now()
+        self.clock.set_now(now)
+        self.security.on_clock_set(before, now)
+
     def firmware_version(self) -> str:
         return self.store.get_meta("firmware_version") or self.settings.identity.firmware_version
 
@@ -351,7 +389,7 @@ class Station:
         status = payload["status"]
         interval = int(payload["interval"])
         try:
-            self.clock.set_now(parse_iso(payload["currentTime"]))
+            self._set_clock(parse_iso(payload["currentTime"]))
         except ValueError:
             log.warning("%s: BootNotification.conf currentTime unreadable: %r", self.charge_box_id, payload)
         if status == "Accepted":
@@ -406,7 +444,7 @@ class Station:
 
     def on_heartbeat_result(self, payload: Payload) -> None:
         try:
-            self.clock.set_now(parse_iso(payload["currentTime"]))
+            self._set_clock(parse_iso(payload["currentTime"]))
         except ValueError:
             log.warning("%s: Heartbeat.conf currentTime unreadable", self.charge_box_id)
 
@@ -506,7 +544,7 @@ class Station:
         # OCPP-J 1.6 §4.2.3: NotImplemented = unknown action; NotSupported = known but not supported.
         if action in schemas.CS_TO_CP_ACTIONS or action in schemas.SECURITY_ACTIONS:
             return ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this charge point"
-        if action in schemas.CP_TO_CS_ACTIONS:
+        if action in schemas.CP_TO_CS_ACTIONS or action in schemas.SECURITY_CP_TO_CS_ACTIONS:
             return ErrorCode.NOT_SUPPORTED, f"{action} is sent by a charge point, not to one"
         return ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}"
 

@@ -55,6 +55,49 @@ class IdTagEntry:
     parent_id_tag: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """An installed root certificate (security whitepaper M05): `use` is a CertificateUseEnumType value (§6.4),
+    `issuer_key` the issuer's key bits its hash data is computed from, `fallback` the M05.FR.11 old root."""
+
+    certificate_id: str
+    use: str
+    pem: str
+    issuer_key: bytes
+    fallback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityLogEntry:
+    """One line of the security log (security whitepaper A04.FR.04, N01.FR.05)."""
+
+    seq: int
+    at: float  # station wall-clock time
+    event: str  # a §8 security event name
+    tech_info: str
+
+
+class KeyStore(Protocol):
+    """The Charge Point's own key pair and certificate chain (security whitepaper A02/A03).
+
+    The private key lives in a file only the station's user can read (A02.FR.05); it is never part of the
+    Store, a log or a message. A key made for a CSR stays pending until a CertificateSigned.req with a chain
+    for it is accepted; `activate` then makes key and chain the ones the next TLS connection presents.
+    """
+
+    def save_pending_key(self, key_pem: bytes) -> None: ...
+
+    def pending_key(self) -> bytes | None: ...
+
+    def activate(self, chain_pem: str) -> None:
+        """The pending key becomes the station key, `chain_pem` its certificate chain (raises OSError)."""
+        ...
+
+    def certificate_chain(self) -> str | None:
+        """The chain of the key in use, or None when the station has no Charge Point certificate."""
+        ...
+
+
 class Store(Protocol):
     """One station's persistent state. idTag keys compare case-insensitively (OCPP 1.6 §3.9)."""
 
@@ -147,3 +190,17 @@ class Store(Protocol):
     def put_reservation(self, reservation_id: int, connector_id: int, body: dict[str, Any]) -> None: ...
 
     def delete_reservation(self, reservation_id: int) -> None: ...
+
+    # -- installed root certificates (security whitepaper M03–M05), in installation order ----------------
+    def certificates(self) -> list[CertificateRecord]: ...
+
+    def put_certificate(self, record: CertificateRecord) -> None:
+        """Insert, or replace the record with the same certificate_id in its place."""
+        ...
+
+    def delete_certificate(self, certificate_id: str) -> None: ...
+
+    # -- the security log (A04.FR.04): rolling, the newest `keep` entries survive --------------------------
+    def append_security_log(self, at: float, event: str, tech_info: str, keep: int) -> None: ...
+
+    def security_log(self) -> list[SecurityLogEntry]: ...

@@ -13,7 +13,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from ocpp_station.station.ports import IdTagEntry, QueuedMessage, TransactionRecord
+from ocpp_station.station.ports import (
+    CertificateRecord,
+    IdTagEntry,
+    QueuedMessage,
+    SecurityLogEntry,
+    TransactionRecord,
+)
 
 
 class MemoryStore:
@@ -21,6 +27,7 @@ class MemoryStore:
 
     __slots__ = (
         "_cache",
+        "_certificates",
         "_config",
         "_local_list",
         "_meta",
@@ -29,6 +36,8 @@ class MemoryStore:
         "_profiles",
         "_queue",
         "_reservations",
+        "_security_log",
+        "_security_seq",
         "_transactions",
     )
 
@@ -43,6 +52,9 @@ class MemoryStore:
         self._local_list: dict[str, IdTagEntry] = {}
         self._profiles: dict[int, tuple[int, dict[str, Any]]] = {}
         self._reservations: dict[int, dict[str, Any]] = {}
+        self._certificates: dict[str, CertificateRecord] = {}
+        self._security_log: list[SecurityLogEntry] = []
+        self._security_seq = 0
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -207,3 +219,44 @@ class MemoryStore:
 
     def delete_reservation(self, reservation_id: int) -> None:
         self._reservations.pop(reservation_id, None)
+
+    # -- certificates and the security log ---------------------------------------------------------------
+    def certificates(self) -> list[CertificateRecord]:
+        return list(self._certificates.values())
+
+    def put_certificate(self, record: CertificateRecord) -> None:
+        self._certificates[record.certificate_id] = record
+
+    def delete_certificate(self, certificate_id: str) -> None:
+        self._certificates.pop(certificate_id, None)
+
+    def append_security_log(self, at: float, event: str, tech_info: str, keep: int) -> None:
+        self._security_seq += 1
+        self._security_log.append(SecurityLogEntry(self._security_seq, at, event, tech_info))
+        del self._security_log[: max(0, len(self._security_log) - keep)]
+
+    def security_log(self) -> list[SecurityLogEntry]:
+        return list(self._security_log)
+
+
+class MemoryKeyStore:
+    """Implements `ocpp_station.station.ports.KeyStore` in memory (core tests; stations with no files)."""
+
+    def __init__(self) -> None:
+        self._pending: bytes | None = None
+        self.key: bytes | None = None
+        self.chain: str | None = None
+
+    def save_pending_key(self, key_pem: bytes) -> None:
+        self._pending = key_pem
+
+    def pending_key(self) -> bytes | None:
+        return self._pending
+
+    def activate(self, chain_pem: str) -> None:
+        if self._pending is None:
+            raise OSError("no pending key for this certificate chain")
+        self.key, self.chain, self._pending = self._pending, chain_pem, None
+
+    def certificate_chain(self) -> str | None:
+        return self.chain

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from ocpp_station.protocol.rpc import dumps
-from ocpp_station.station.ports import IdTagEntry, QueuedMessage, StoreError, StoreWriteError, TransactionRecord
+from ocpp_station.station.ports import (
+    CertificateRecord,
+    IdTagEntry,
+    QueuedMessage,
+    SecurityLogEntry,
+    StoreError,
+    StoreWriteError,
+    TransactionRecord,
+)
 
 SCHEMA_VERSION = 1
 
@@ -65,6 +73,20 @@ CREATE TABLE IF NOT EXISTS reservations (
     reservation_id INTEGER PRIMARY KEY,
     connector_id INTEGER NOT NULL,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    certificate_id TEXT NOT NULL UNIQUE,
+    use TEXT NOT NULL,
+    pem TEXT NOT NULL,
+    issuer_key BLOB NOT NULL,
+    fallback INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS security_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    tech_info TEXT NOT NULL
 );
 """
 
@@ -305,3 +327,31 @@ class SqliteStore:
 
     def delete_reservation(self, reservation_id: int) -> None:
         self._db.execute("DELETE FROM reservations WHERE reservation_id=?", (reservation_id,))
+
+    # -- installed root certificates and the security log (security whitepaper M03–M05, A04) -------
+    def certificates(self) -> list[CertificateRecord]:
+        rows = self._db.execute("SELECT certificate_id, use, pem, issuer_key, fallback FROM certificates ORDER BY seq")
+        return [CertificateRecord(str(r[0]), str(r[1]), str(r[2]), bytes(r[3]), bool(r[4])) for r in rows]
+
+    def put_certificate(self, record: CertificateRecord) -> None:
+        # ON CONFLICT keeps the row (and so its place in the installation order) of a certificate replaced.
+        self._db.execute(
+            "INSERT INTO certificates(certificate_id, use, pem, issuer_key, fallback) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(certificate_id) DO UPDATE SET use=excluded.use, pem=excluded.pem, "
+            "issuer_key=excluded.issuer_key, fallback=excluded.fallback",
+            (record.certificate_id, record.use, record.pem, record.issuer_key, int(record.fallback)),
+        )
+
+    def delete_certificate(self, certificate_id: str) -> None:
+        self._db.execute("DELETE FROM certificates WHERE certificate_id=?", (certificate_id,))
+
+    def append_security_log(self, at: float, event: str, tech_info: str, keep: int) -> None:
+        cursor = self._db.execute(
+            "INSERT INTO security_log(at, event, tech_info) VALUES (?, ?, ?)", (at, event, tech_info)
+        )
+        # Rolling (A04.FR.04 note): the entry is stored first, the oldest beyond `keep` go after it.
+        self._db.execute("DELETE FROM security_log WHERE seq <= ?", (int(cursor.lastrowid or 0) - keep,))
+
+    def security_log(self) -> list[SecurityLogEntry]:
+        rows = self._db.execute("SELECT seq, at, event, tech_info FROM security_log ORDER BY seq")
+        return [SecurityLogEntry(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in rows]

@@ -651,6 +651,7 @@ class CoreProfile:
         def go() -> None:
             for c in st.connectors:
                 self.stop_transaction(c, f"{kind}Reset", None)
+            self.store.set_meta("reset.last", kind)  # §8 ResetOrReboot after the boot (security whitepaper)
             st.reset_request = kind
             st.wake()
 

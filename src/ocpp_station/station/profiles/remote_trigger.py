@@ -64,16 +64,19 @@ class RemoteTrigger:
         if PROFILE not in st.config.get_list("SupportedFeatureProfiles"):
             # OCPP-J 1.6 §4.2.3: a known action of a profile this build does not support.
             raise CallRejected(ErrorCode.NOT_SUPPORTED, "the Remote Trigger profile is not supported")
-        requested = req["requestedMessage"]
-        connector_id = req.get("connectorId")
+        return {"status": self.trigger(req["requestedMessage"], req.get("connectorId"))}
+
+    def trigger(self, requested: str, connector_id: int | None) -> str:
+        """Accept (and defer) one triggered message; the status of TriggerMessage / ExtendedTriggerMessage.conf."""
+        st = self.st
         out_of_range = connector_id is not None and not 0 <= int(connector_id) <= len(st.connectors)
         if requested in _PER_CONNECTOR and out_of_range:
-            return {"status": "Rejected"}  # OCTT TC_055: NumberOfConnectors + 1
+            return "Rejected"  # OCTT TC_055: NumberOfConnectors + 1
         if requested == "BootNotification":
             # Errata v4.0 3.35: once Accepted, a triggered BootNotification is rejected until the next reset,
             # reboot or reconnect.
             if st.registration == Registration.ACCEPTED and not st.boot_trigger_allowed:
-                return {"status": "Rejected"}
+                return "Rejected"
             # While Pending it is the central system's way to ask for the next BootNotification now
             # (OCPP 1.6 §4.2.1), answered and handled as any other.
             st.defer(st.boot_now)
@@ -86,11 +89,15 @@ class RemoteTrigger:
             st.defer(lambda: self._meter_values(connector_id))
         elif requested in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
             if "FirmwareManagement" not in st.config.get_list("SupportedFeatureProfiles"):
-                return {"status": "NotImplemented"}  # OCPP 1.6 §5.17: not implemented by this build
+                return "NotImplemented"  # OCPP 1.6 §5.17: not implemented by this build
             st.defer(lambda: self._file_status(requested))
         else:
-            return {"status": "NotImplemented"}
-        return {"status": "Accepted"}
+            return "NotImplemented"
+        return "Accepted"
+
+    def send_triggered(self, action: str, payload: Payload) -> None:
+        """A triggered message another profile composes (ExtendedTriggerMessage's security notifications)."""
+        self._send([OutboundCall(action, payload, new_unique_id())])
 
     def _file_status(self, action: str) -> None:
         # The current activity; Idle only here, in a triggered notification (OCPP 1.6 §4.4, §4.5).

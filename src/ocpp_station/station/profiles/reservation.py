@@ -67,6 +67,9 @@ class Reservation:
             return {"status": "Rejected"}
         if connector_id == 0 and not st.config.get_bool("ReserveConnectorZeroSupported"):
             return {"status": "Rejected"}
+        if not -(2**31) <= reservation_id < 2**31:
+            # OCPP 1.6 integers are 32-bit in every peer implementation; 10**30 crashed the store (found by fuzzing).
+            raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "reservationId is not a 32-bit integer")
         replaced = self.bookings.get(reservation_id)
         status = self._refusal(connector_id, replaced)
         if status is not None:

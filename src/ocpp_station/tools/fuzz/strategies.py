@@ -30,7 +30,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ocpp_station.protocol.rpc import ErrorCode
-from ocpp_station.protocol.schemas import CP_TO_CS_ACTIONS, CS_TO_CP_ACTIONS, SECURITY_ACTIONS
+from ocpp_station.protocol.schemas import (
+    CP_TO_CS_ACTIONS,
+    CS_TO_CP_ACTIONS,
+    SECURITY_ACTIONS,
+    SECURITY_CP_TO_CS_ACTIONS,
+)
 
 RESULT = "CallResult"
 ID = "\x00id\x00"  # replaced by the runner with a fresh unique id
@@ -65,7 +70,20 @@ class FrameSpec:
 def schema(name: str) -> dict[str, Any]:
     text = resources.files("ocpp.v16.schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text, parse_float=Decimal)
-    return loaded
+    # The security whitepaper's schemas name their types in "definitions" ({"$ref": "#/definitions/X"}); the
+    # generators walk plain nodes, so every reference is replaced by what it names.
+    return _inline(loaded, loaded.get("definitions", {}))  # type: ignore[no-any-return]
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/definitions/"):
+            return _inline(definitions[reference.rsplit("/", 1)[1]], definitions)
+        return {key: _inline(value, definitions) for key, value in node.items() if key != "definitions"}
+    if isinstance(node, list):
+        return [_inline(item, definitions) for item in node]
+    return node
 
 
 # -- leaves ----------------------------------------------------------------------------------------------
@@ -263,7 +281,8 @@ def invalid_payload(draw: st.DrawFn, action: str) -> tuple[Json, str, str]:
 
 
 # -- frames ------------------------------------------------------------------------------------------------
-CS_ACTIONS = sorted(CS_TO_CP_ACTIONS)
+# The OCPP 1.6 actions and the security whitepaper's (§5), all handled by the station.
+CS_ACTIONS = sorted(CS_TO_CP_ACTIONS.keys() | SECURITY_ACTIONS)
 
 
 def _valid_call(action: str, boundary: bool) -> st.SearchStrategy[FrameSpec]:
@@ -327,14 +346,21 @@ def garbage() -> st.SearchStrategy[FrameSpec]:
         st.just(FrameSpec("id longer than 36", frame=[2, LONG_ID, "GetConfiguration", {}], expected=_FV)),
         st.just(FrameSpec("MessageTypeId 2.0", raw='[2.0,"' + ID + '","GetConfiguration",{}]', expected=_FV)),
         st.text(alphabet=string.ascii_letters, min_size=1, max_size=30)
-        .filter(lambda a: a not in CS_TO_CP_ACTIONS and a not in CP_TO_CS_ACTIONS and a not in SECURITY_ACTIONS)
+        .filter(
+            lambda a: (
+                a not in CS_TO_CP_ACTIONS
+                and a not in CP_TO_CS_ACTIONS
+                and a not in SECURITY_ACTIONS
+                and a not in SECURITY_CP_TO_CS_ACTIONS
+            )
+        )
         .map(
             lambda a: FrameSpec("unknown action", frame=[2, ID, a, {}], expected=_answered(ErrorCode.NOT_IMPLEMENTED))
         ),
         st.sampled_from(["getConfiguration", "RESET", "/Reset", "Reset ", ""]).map(
             lambda a: FrameSpec("misspelt action", frame=[2, ID, a, {}], expected=_answered(ErrorCode.NOT_IMPLEMENTED))
         ),
-        st.sampled_from(sorted((CP_TO_CS_ACTIONS | SECURITY_ACTIONS) - CS_TO_CP_ACTIONS.keys())).map(
+        st.sampled_from(sorted((CP_TO_CS_ACTIONS | SECURITY_CP_TO_CS_ACTIONS) - CS_TO_CP_ACTIONS.keys())).map(
             lambda a: FrameSpec(
                 "action not for a charge point", frame=[2, ID, a, {}], expected=_answered(ErrorCode.NOT_SUPPORTED)
             )

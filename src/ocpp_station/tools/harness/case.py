@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ocpp_station.tools.harness.control_client import ControlClient
 from ocpp_station.tools.harness.csms import CaseFailure, ScriptedCsms
+from ocpp_station.tools.harness.pki import HarnessPki, SecuritySetup
 from ocpp_station.tools.harness.settings import HARDWARE_VARIANTS, HarnessSettings
 from ocpp_station.tools.harness.station_under_test import StationUnderTest
 
@@ -17,6 +18,7 @@ SMART_CHARGING = "Smart Charging"
 RESERVATION = "Reservation"
 LOCAL_AUTH_LIST_MANAGEMENT = "Local Auth List Management"
 REMOTE_TRIGGER = "Remote Trigger"
+SECURITY = "Security"  # the OCPP 1.6 Security whitepaper (edition 3), OCTT document §2.24
 PROFILES: tuple[str, ...] = (
     CORE,
     FIRMWARE_MANAGEMENT,
@@ -24,6 +26,7 @@ PROFILES: tuple[str, ...] = (
     RESERVATION,
     LOCAL_AUTH_LIST_MANAGEMENT,
     REMOTE_TRIGGER,
+    SECURITY,
 )
 
 
@@ -36,6 +39,7 @@ class CaseContext:
     control: ControlClient
     settings: HarnessSettings
     notes: list[str] = field(default_factory=list)
+    pki: HarnessPki | None = None  # the Security cases': the harness as Certificate Authority
 
     def note(self, text: str) -> None:
         """A remark for the report that does not change the verdict (OCTT's "manual validation" items)."""
@@ -66,6 +70,8 @@ class TestCase:
     # station is powered on (e.g. ReserveConnectorZeroSupported=true, read-only over OCPP; a station without
     # the Reservation profile for TC_048_4). Empty: the station as configured for the whole run.
     config_overrides: tuple[tuple[str, str], ...] = ()
+    # A Security case: the TLS the tool serves and what is installed on the station before it powers on.
+    security: SecuritySetup | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -48,7 +49,13 @@ from ocpp_station.protocol.rpc import (
     new_unique_id,
     parse_frame,
 )
-from ocpp_station.protocol.schemas import CP_TO_CS_ACTIONS, SchemaViolation, validate_request, validate_response
+from ocpp_station.protocol.schemas import (
+    CP_TO_CS_ACTIONS,
+    SECURITY_CP_TO_CS_ACTIONS,
+    SchemaViolation,
+    validate_request,
+    validate_response,
+)
 from ocpp_station.shell.link import station_url
 from ocpp_station.tools.harness.settings import HarnessSettings
 
@@ -56,12 +63,7 @@ SUBPROTOCOL = "ocpp1.6"
 
 # Requests a Charge Point may send: the 1.6 CP→CS set plus the CP-initiated messages of the security
 # whitepaper (edition 3, §2 / §4 / §5), which the official schema set also covers.
-STATION_ACTIONS: frozenset[str] = CP_TO_CS_ACTIONS | {
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "SignedFirmwareStatusNotification",
-}
+STATION_ACTIONS: frozenset[str] = CP_TO_CS_ACTIONS | SECURITY_CP_TO_CS_ACTIONS
 
 _ERROR_CODES: frozenset[str] = frozenset(code.value for code in ErrorCode)
 
@@ -201,11 +203,32 @@ def _as_responder(reply: Reply | Responder) -> Responder:
     return lambda _call: value
 
 
-class ScriptedCsms:
-    """One Central System for one station under test; start() before use, stop() after."""
+@dataclass(frozen=True, slots=True)
+class HandshakeRecord:
+    """What one accepted WebSocket handshake carried (security whitepaper §2, OCTT TC_085–TC_087)."""
 
-    def __init__(self, settings: HarnessSettings, *, charge_box_id: str | None = None) -> None:
+    connection: int
+    authorization: str | None  # the Authorization header as sent
+    client_certificate: bytes | None  # DER of the TLS client certificate, None without one
+    tls_version: str | None
+    cipher: str | None
+
+
+class ScriptedCsms:
+    """One Central System for one station under test; start() before use, stop() after.
+
+    `ssl_context`: serve wss:// with it (security profiles 2 and 3: server-only or mutual TLS)."""
+
+    def __init__(
+        self,
+        settings: HarnessSettings,
+        *,
+        charge_box_id: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.settings = settings
+        self.ssl_context = ssl_context
+        self.handshakes: list[HandshakeRecord] = []
         self.charge_box_id = settings.charge_box_id if charge_box_id is None else charge_box_id
         self.frames: list[FrameRecord] = []
         self.violations: list[str] = []
@@ -240,6 +263,7 @@ class ScriptedCsms:
             0,
             subprotocols=[Subprotocol(SUBPROTOCOL)],
             process_request=self._process_request,
+            ssl=self.ssl_context,
             # OCTT does not ping; leaving pings to the station keeps the frame log to OCPP traffic.
             ping_interval=None,
             compression=None,
@@ -272,7 +296,7 @@ class ScriptedCsms:
     @property
     def url(self) -> str:
         """The Central System endpoint; the station appends `/{chargeBoxId}` (OCPP-J 1.6 §3.1.1)."""
-        return f"ws://127.0.0.1:{self.port}"
+        return f"{'wss' if self.ssl_context is not None else 'ws'}://127.0.0.1:{self.port}"
 
     @property
     def station_url(self) -> str:
@@ -590,6 +614,7 @@ class ScriptedCsms:
         self.connection_count += 1
         number = self._connection_no = self.connection_count
         self._connection = connection
+        self.handshakes.append(_handshake_record(number, connection))
         self._event(f"connection #{number} opened ({connection.request.path if connection.request else '?'})")
         self._notify()
         if previous is not None:
@@ -761,6 +786,22 @@ class ScriptedCsms:
                 description = what() if callable(what) else what
                 raise CaseFailure(f"timed out after {timeout:g} s waiting for {description}")
             await self._next_change(remaining)
+
+
+def _handshake_record(number: int, connection: ServerConnection) -> HandshakeRecord:
+    request = connection.request
+    authorization = None if request is None else request.headers.get("Authorization")
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return HandshakeRecord(number, authorization, None, None, None)
+    cipher = ssl_object.cipher()
+    return HandshakeRecord(
+        number,
+        authorization,
+        ssl_object.getpeercert(binary_form=True),
+        ssl_object.version(),
+        None if cipher is None else cipher[0],
+    )
 
 
 def _short(payload: Payload, limit: int = 300) -> str:

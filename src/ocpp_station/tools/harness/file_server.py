@@ -91,6 +91,7 @@ class FileLocations:
     log: str
     firmware_version: str | None  # the version the valid image installs, when the harness made it
     log_directory: Path | None  # where uploads to `log` land, when the harness serves it
+    firmware_image: bytes | None = None  # the valid image's bytes, when the harness made it (signed in TC_080)
 
 
 @asynccontextmanager
@@ -107,7 +108,8 @@ async def harness_files(ctx: CaseContext) -> AsyncIterator[FileLocations]:
         (root / "firmware").mkdir()
         (root / "logs").mkdir()
         valid = f"firmware/{FIRMWARE_VERSION}.fwi"
-        (root / valid).write_bytes(build_image(FIRMWARE_VERSION))
+        image = build_image(FIRMWARE_VERSION)
+        (root / valid).write_bytes(image)
         (root / "firmware" / "invalid.fwi").write_bytes(INVALID_IMAGE)
         server = FtpFileServer(root)
         server.start()
@@ -120,6 +122,7 @@ async def harness_files(ctx: CaseContext) -> AsyncIterator[FileLocations]:
                 log=settings.log_location or server.url("logs/"),
                 firmware_version=FIRMWARE_VERSION if own_firmware else None,
                 log_directory=root / "logs" if own_log else None,
+                firmware_image=image if own_firmware else None,
             )
         finally:
             await server.stop()

@@ -17,6 +17,7 @@ from ocpp_station.tools.harness.case import (
     PROFILES,
     REMOTE_TRIGGER,
     RESERVATION,
+    SECURITY,
     SMART_CHARGING,
     TestCase,
 )
@@ -35,6 +36,7 @@ OCTT_CASE_COUNTS: Mapping[str, int] = MappingProxyType(
         RESERVATION: 16,
         LOCAL_AUTH_LIST_MANAGEMENT: 8,
         REMOTE_TRIGGER: 2,
+        SECURITY: 15,  # TC_073–TC_087 of §2.24 (TC_082 belongs to Smart Charging)
     }
 )
 

@@ -18,10 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from ocpp_station.shell.provisioning import enrol, install_roots
 from ocpp_station.tools.harness.case import CaseContext, NotApplicable, TestCase
 from ocpp_station.tools.harness.cases import REGISTRY
 from ocpp_station.tools.harness.control_client import ControlClient
 from ocpp_station.tools.harness.csms import CaseFailure, ScriptedCsms
+from ocpp_station.tools.harness.pki import AUTHORIZATION_KEY, CPO_NAME, HarnessPki, SecuritySetup
 from ocpp_station.tools.harness.report import (
     CaseResult,
     Outcome,
@@ -124,24 +126,82 @@ async def run_case(
         if adapted is None:
             return CaseResult(case, "not applicable", f"needs hardware {', '.join(case.hardware)}", 0.0, "")
         settings, station_factory = replace(settings, hardware_variant=case.hardware[0]), adapted
-    configured = with_config(station_factory, dict(case.config_overrides))
+    overrides = dict(case.config_overrides)
+    if case.security is not None:
+        # The station as the Security cases find it (OCTT §2.24): its profile, the key and CpoName configured.
+        overrides = {
+            "SecurityProfile": str(case.security.profile),
+            "AuthorizationKey": AUTHORIZATION_KEY,
+            "CpoName": CPO_NAME,
+            **overrides,
+        }
+        # The security notifications of boots and resets may come between the steps of any Security case.
+        settings = replace(settings, tolerated_actions=(*settings.tolerated_actions, "SecurityEventNotification"))
+    configured = with_config(station_factory, overrides)
     if configured is None:
-        overrides = ", ".join(f"{key}={value}" for key, value in case.config_overrides)
-        return CaseResult(case, "not applicable", f"needs a station configured with {overrides}", 0.0, "")
+        wanted = ", ".join(f"{key}={value}" for key, value in overrides.items())
+        return CaseResult(case, "not applicable", f"needs a station configured with {wanted}", 0.0, "")
     station_factory = configured
     started = time.monotonic()
-    csms = ScriptedCsms(settings)
     outcome: Outcome = "pass"
     reason = ""
     notes: list[str] = []
-    await csms.start()
+    with tempfile.TemporaryDirectory(prefix=f"octt-{case.tool_id}-pki-", dir=data_root) as pki_dir:
+        pki = HarnessPki.create(Path(pki_dir)) if case.security is not None else None
+        tls = None if pki is None or case.security is None else pki.server_context(case.security.tls)
+        csms = ScriptedCsms(settings, ssl_context=tls)
+        await csms.start()
+        try:
+            outcome, reason = await _run_on_bench(case, settings, station_factory, data_root, csms, pki, notes)
+        finally:
+            await csms.stop()
+    if csms.violations and not any(violation in reason for violation in csms.violations):
+        reason = "; ".join(filter(None, [reason, "protocol violations: " + "; ".join(csms.violations)]))
+        if outcome == "pass":
+            outcome = "fail"
+    return CaseResult(
+        case,
+        outcome,
+        reason,
+        time.monotonic() - started,
+        csms.format_log(),
+        tuple(csms.timings),
+        tuple(notes),
+    )
+
+
+def _provision(setup: SecuritySetup, pki: HarnessPki, data_dir: Path, charge_box_id: str) -> None:
+    """Manufacturing / installation (§2.6.4): what the case's bench has installed before power-on."""
+    install_roots(
+        data_dir,
+        charge_box_id,
+        central_system_roots=[pki.cpo.pem],
+        manufacturer_roots=[pki.maker.pem] if setup.manufacturer_root else [],
+    )
+    if setup.enrol:
+        enrol(data_dir, charge_box_id, pki.cpo, serial_number="OCTT-ENROLLED", cpo_name=CPO_NAME)
+
+
+async def _run_on_bench(
+    case: TestCase,
+    settings: HarnessSettings,
+    station_factory: StationFactory,
+    data_root: Path | None,
+    csms: ScriptedCsms,
+    pki: HarnessPki | None,
+    notes: list[str],
+) -> tuple[Outcome, str]:
+    outcome: Outcome = "pass"
+    reason = ""
     try:
         with tempfile.TemporaryDirectory(prefix=f"octt-{case.tool_id}-", dir=data_root) as data_dir:
+            if case.security is not None and pki is not None:
+                _provision(case.security, pki, Path(data_dir), settings.charge_box_id)
             station = station_factory(csms.url, Path(data_dir))
             try:
                 await station.open()
                 async with ControlClient(station.control_url) as control:
-                    ctx = CaseContext(csms, station, control, settings, notes)
+                    ctx = CaseContext(csms, station, control, settings, notes, pki)
                     async with asyncio.timeout(settings.case_timeout):
                         if case.booted:
                             await general_preconditions(ctx)
@@ -159,21 +219,7 @@ async def run_case(
     except Exception as exc:  # a crash of the harness or of the in-process station: not a verdict
         outcome = "error"
         reason = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-6:])
-    finally:
-        await csms.stop()
-    if csms.violations and not any(violation in reason for violation in csms.violations):
-        reason = "; ".join(filter(None, [reason, "protocol violations: " + "; ".join(csms.violations)]))
-        if outcome == "pass":
-            outcome = "fail"
-    return CaseResult(
-        case,
-        outcome,
-        reason,
-        time.monotonic() - started,
-        csms.format_log(),
-        tuple(csms.timings),
-        tuple(notes),
-    )
+    return outcome, reason
 
 
 class StationShutdownError(Exception):

@@ -28,6 +28,7 @@ from ocpp_station.tools.harness.cases import (
     remote_trigger,
     reservation,
     resetting,
+    security,
     smart_charging,
     start_charging,
     stop_charging,
@@ -59,6 +60,7 @@ _ALL: tuple[TestCase, ...] = (
     *remote_trigger.CASES,
     *smart_charging.CASES,
     *data_transfer.CASES,
+    *security.CASES,
 )
 
 REGISTRY: Mapping[str, TestCase] = MappingProxyType({case.tool_id: case for case in _ALL})

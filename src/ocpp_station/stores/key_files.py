@@ -1,0 +1,75 @@
+"""The Charge Point's key pair and certificate chain as files: the `KeyStore` port of a real station.
+
+One directory per station (mode 0700). ``pending.key`` holds the key made for the CSR in flight;
+CertificateSigned makes it ``charge_point.key`` next to its chain ``charge_point.pem``, which the link
+loads for security profile 3 (`security.tls.profile3_context`). Every key file is created owner-only from its
+first byte (`security.pki.write_private_key`, A02.FR.05), and each file is replaced atomically, so a power cut
+leaves either the old or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ocpp_station.security.pki import load_private_key_pem, write_private_key
+
+PENDING_KEY = "pending.key"
+KEY = "charge_point.key"
+CHAIN = "charge_point.pem"
+
+
+class FileKeyStore:
+    """Implements `ocpp_station.station.ports.KeyStore` in `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def key_path(self) -> Path:
+        return self.directory / KEY
+
+    @property
+    def chain_path(self) -> Path:
+        return self.directory / CHAIN
+
+    def _ensure_directory(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+
+    def save_pending_key(self, key_pem: bytes) -> None:
+        self._ensure_directory()
+        staged = self.directory / (PENDING_KEY + ".new")
+        write_private_key(staged, load_private_key_pem(key_pem))
+        os.replace(staged, self.directory / PENDING_KEY)
+
+    def pending_key(self) -> bytes | None:
+        try:
+            return (self.directory / PENDING_KEY).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def activate(self, chain_pem: str) -> None:
+        pending = self.directory / PENDING_KEY
+        if not pending.exists():
+            raise FileNotFoundError("no pending key for this certificate chain")
+        self.install(chain_pem, pending.read_bytes())
+        pending.unlink()
+
+    def install(self, chain_pem: str, key_pem: bytes) -> None:
+        """Put a key and its chain in place directly: provisioning at manufacturing or installation (§2.6.4)."""
+        self._ensure_directory()
+        staged_chain = self.directory / (CHAIN + ".new")
+        staged_chain.write_text(chain_pem, encoding="ascii")
+        staged_key = self.directory / (KEY + ".new")
+        write_private_key(staged_key, load_private_key_pem(key_pem))
+        # Key first: a chain always finds its key; a cut between the two leaves the old chain, which then
+        # fails to load against the new key and the station reports it rather than using a mismatched pair.
+        os.replace(staged_key, self.key_path)
+        os.replace(staged_chain, self.chain_path)
+
+    def certificate_chain(self) -> str | None:
+        try:
+            return self.chain_path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return None
