@@ -302,3 +302,22 @@ def test_a_triggered_boot_notification_is_accepted_after_a_reconnect(cp: CoreDri
     assert sent[0][0] == "BootNotification" and sent[0][1]["chargePointVendor"]
     # Answered Accepted: rejected again until the next reconnect.
     assert result(cp.call("TriggerMessage", trigger)) == {"status": "Rejected"}
+
+
+def test_a_new_error_code_inside_faulted_is_reported(cp: CoreDriver) -> None:
+    """OCPP 1.6 §4.9: a StatusNotification informs of a status change or of an error: Faulted/OtherError becoming
+    Faulted/PowerMeterFailure is news for the central system, the same fault again is not."""
+    cp.take()
+    connector = cp.hardware.connector(1)
+    connector.set_fault("OtherError", "broker unreachable")
+    connector.set_fault("PowerMeterFailure", "meter not answering")
+    connector.set_fault("PowerMeterFailure", "meter not answering")
+    sent = [p for a, p in cp.take() if a == "StatusNotification"]
+    assert [(p["status"], p["errorCode"]) for p in sent] == [
+        ("Faulted", "OtherError"),
+        ("Faulted", "PowerMeterFailure"),
+    ]
+    connector.set_fault(None)
+    assert [(p["status"], p["errorCode"]) for a, p in cp.take() if a == "StatusNotification"] == [
+        ("Available", "NoError")
+    ]

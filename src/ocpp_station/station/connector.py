@@ -66,7 +66,8 @@ class Connector:
     finishing: bool = False  # transaction over, cable still in (OCPP 1.6 §4.9 Finishing)
     reserved: bool = False
     limit_withheld: bool = False  # smart charging offers 0 A / 0 W
-    reported: Status | None = None  # last status queued for the central system
+    # The status and errorCode last queued for the central system: a new errorCode inside Faulted is news too.
+    reported: tuple[Status, str | None] | None = None
     # Errata v4.0 3.5: after a DeAuthorized stop the cable stays locked until the transaction's idTag, or
     # one with its parentIdTag, is presented again: (idTag, parentIdTag) of that transaction.
     held_for: tuple[str, str | None] | None = None

@@ -75,7 +75,7 @@ class Station:
         self.station_inoperative = store.get_meta("inoperative.0") == "1"
         self.station_fault: str | None = None
         self.station_fault_info: str | None = None
-        self._station_reported: Status | None = None
+        self._station_reported: tuple[Status, str | None] | None = None
         for c in self.connectors:
             c.inoperative = store.get_meta(f"inoperative.{c.connector_id}") == "1"
             hw = hardware.connectors[c.connector_id - 1]
@@ -459,14 +459,16 @@ class Station:
         self.reservation.terminate_unusable()
         self.reservation.sync()
         if self.registration == Registration.ACCEPTED:
+            # OCPP 1.6 §4.9: a StatusNotification for a change of status or of error (e.g. Faulted with OtherError
+            # becoming Faulted with PowerMeterFailure).
             station_status = derive_station_status(self.station_inoperative, self.station_fault)
-            if station_status != self._station_reported:
-                self._station_reported = station_status
+            if (station_status, self.station_fault) != self._station_reported:
+                self._station_reported = (station_status, self.station_fault)
                 self._queue_status(0, station_status, self.station_fault, self.station_fault_info)
             for c in self.connectors:
                 status = derive_status(c, self.station_inoperative, self.station_fault)
-                if status != c.reported:
-                    c.reported = status
+                if (status, c.fault) != c.reported:
+                    c.reported = (status, c.fault)
                     self._queue_status(c.connector_id, status, c.fault, c.fault_info)
         # After the statuses: what the change allows (an installation announced as Installing) follows them on the
         # wire (errata 3.49: the connectors are Unavailable before the installation begins).
