@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -28,7 +27,7 @@ def cp_overrides() -> dict[str, str]:
 
 
 @pytest.fixture
-def cp(tmp_path: Path, cp_overrides: dict[str, str]) -> Iterator[CoreDriver]:
+def cp(cp_overrides: dict[str, str]) -> Iterator[CoreDriver]:
     """A booted station core (BootNotification and the first StatusNotifications already taken)."""
     driver = CoreDriver(cp_overrides)
     driver.connect()

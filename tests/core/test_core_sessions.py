@@ -4,7 +4,6 @@ stopping by idTag and parentIdTag, the authorization cache, lock failures and fa
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ PARENT = "PARENT-1"
 Sent = list[tuple[str, dict[str, Any]]]
 
 
-def detachable(tmp_path: Path, overrides: dict[str, str] | None = None) -> CoreDriver:
+def detachable(overrides: dict[str, str] | None = None) -> CoreDriver:
     """A connected station with a detachable cable (a socket and a lock on connector 1 and 2)."""
     cp = CoreDriver(
         overrides,
@@ -53,14 +52,14 @@ def charge(cp: CoreDriver, connector_id: int = 1, tag: str = TAG) -> None:
 # --- the configuration follows the cable (errata v4.0 3.85) -------------------------------------------
 
 
-def test_unlock_on_ev_side_disconnect_is_read_only_false_only_for_a_fixed_cable(tmp_path: Path) -> None:
+def test_unlock_on_ev_side_disconnect_is_read_only_false_only_for_a_fixed_cable() -> None:
     fixed = CoreDriver()
     key = {"key": "UnlockConnectorOnEVSideDisconnect"}
     (entry,) = result(fixed.call("GetConfiguration", {"key": [key["key"]]}))["configurationKey"]
     assert entry == {**key, "readonly": True, "value": "false"}
     assert result(fixed.call("ChangeConfiguration", {**key, "value": "true"})) == {"status": "Rejected"}
     fixed.close()
-    cp = detachable(tmp_path / "detachable")
+    cp = detachable()
     (entry,) = result(cp.call("GetConfiguration", {"key": [key["key"]]}))["configurationKey"]
     assert entry == {**key, "readonly": False, "value": "true"}
     assert result(cp.call("ChangeConfiguration", {**key, "value": "false"})) == {"status": "Accepted"}
@@ -70,9 +69,9 @@ def test_unlock_on_ev_side_disconnect_is_read_only_false_only_for_a_fixed_cable(
 # --- the two sides of a detachable cable (TC_005_x, TC_018_1) -------------------------------------------
 
 
-def test_ev_side_stop_unlocks_and_the_cable_stays_finishing_until_taken_out(tmp_path: Path) -> None:
+def test_ev_side_stop_unlocks_and_the_cable_stays_finishing_until_taken_out() -> None:
     """TC_005_1: StopTransactionOnEVSideDisconnect and UnlockConnectorOnEVSideDisconnect true."""
-    cp = detachable(tmp_path)
+    cp = detachable()
     socket = cp.hardware.connector(1)
     charge(cp)
     assert socket.locked
@@ -86,9 +85,9 @@ def test_ev_side_stop_unlocks_and_the_cable_stays_finishing_until_taken_out(tmp_
     cp.close()
 
 
-def test_unlock_connector_on_ev_side_disconnect_false_keeps_the_cable_locked(tmp_path: Path) -> None:
+def test_unlock_connector_on_ev_side_disconnect_false_keeps_the_cable_locked() -> None:
     """TC_005_2: the transaction stops, the cable stays locked until UnlockConnector."""
-    cp = detachable(tmp_path, {"UnlockConnectorOnEVSideDisconnect": "false"})
+    cp = detachable({"UnlockConnectorOnEVSideDisconnect": "false"})
     socket = cp.hardware.connector(1)
     charge(cp)
     socket.unplug(cp.clock.now(), "ev")
@@ -105,12 +104,10 @@ def test_unlock_connector_on_ev_side_disconnect_false_keeps_the_cable_locked(tmp
     cp.close()
 
 
-def test_stop_transaction_on_ev_side_disconnect_false_suspends_and_keeps_the_lock(tmp_path: Path) -> None:
+def test_stop_transaction_on_ev_side_disconnect_false_suspends_and_keeps_the_lock() -> None:
     """TC_005_3: SuspendedEV with info "EV side disconnected", no StopTransaction, the cable stays locked;
     the remote stop ends the transaction normally (reason Remote, unlocked, Finishing)."""
-    cp = detachable(
-        tmp_path, {"StopTransactionOnEVSideDisconnect": "false", "UnlockConnectorOnEVSideDisconnect": "false"}
-    )
+    cp = detachable({"StopTransactionOnEVSideDisconnect": "false", "UnlockConnectorOnEVSideDisconnect": "false"})
     socket = cp.hardware.connector(1)
     charge(cp)
     socket.unplug(cp.clock.now(), "ev")
@@ -129,10 +126,10 @@ def test_stop_transaction_on_ev_side_disconnect_false_suspends_and_keeps_the_loc
     cp.close()
 
 
-def test_the_ev_coming_back_resumes_a_suspended_transaction(tmp_path: Path) -> None:
+def test_the_ev_coming_back_resumes_a_suspended_transaction() -> None:
     """OCPP 1.6 §4.10: with StopTransactionOnEVSideDisconnect=false, energy transfer is allowed again when
     the EV is reconnected."""
-    cp = detachable(tmp_path, {"StopTransactionOnEVSideDisconnect": "false"})
+    cp = detachable({"StopTransactionOnEVSideDisconnect": "false"})
     socket = cp.hardware.connector(1)
     charge(cp)
     socket.unplug(cp.clock.now(), "ev")
@@ -146,10 +143,10 @@ def test_the_ev_coming_back_resumes_a_suspended_transaction(tmp_path: Path) -> N
     cp.close()
 
 
-def test_pulling_the_whole_cable_stops_then_frees_the_connector(tmp_path: Path) -> None:
+def test_pulling_the_whole_cable_stops_then_frees_the_connector() -> None:
     """The default unplug on a detachable cable: the EV end comes out (transaction stops, the lock opens),
     then the station end."""
-    cp = detachable(tmp_path)
+    cp = detachable()
     charge(cp)
     cp.unplug(1)
     sent = cp.take()
@@ -159,9 +156,9 @@ def test_pulling_the_whole_cable_stops_then_frees_the_connector(tmp_path: Path) 
     cp.close()
 
 
-def test_unlock_connector_with_a_transaction_then_the_cable_is_removed(tmp_path: Path) -> None:
+def test_unlock_connector_with_a_transaction_then_the_cable_is_removed() -> None:
     """TC_018_1: Unlocked, StopTransaction(UnlockCommand), Finishing; Available once the cable is out."""
-    cp = detachable(tmp_path)
+    cp = detachable()
     charge(cp)
     assert result(cp.call("UnlockConnector", {"connectorId": 1})) == {"status": "Unlocked"}
     sent = cp.take()
@@ -186,8 +183,8 @@ def test_fixed_cable_ev_side_disconnect_and_unlock(cp: CoreDriver) -> None:
     assert (state["pluggedIn"], state["cableInSocket"], state["locked"]) == (False, False, False)
 
 
-def test_state_shows_both_sides_of_the_cable(tmp_path: Path) -> None:
-    cp = detachable(tmp_path, {"UnlockConnectorOnEVSideDisconnect": "false"})
+def test_state_shows_both_sides_of_the_cable() -> None:
+    cp = detachable({"UnlockConnectorOnEVSideDisconnect": "false"})
     charge(cp)
 
     def sides() -> tuple[bool, bool, bool]:
@@ -222,7 +219,7 @@ def test_local_identification_authorizes_before_preparing(cp: CoreDriver) -> Non
     assert actions(cp.take()) == ["Authorize"]
 
 
-def test_remote_start_first_authorizes_then_prepares_then_times_out(tmp_path: Path) -> None:
+def test_remote_start_first_authorizes_then_prepares_then_times_out() -> None:
     """TC_011_1 / TC_011_2: Authorize.req before Preparing; Available after ConnectionTimeOut."""
     cp = CoreDriver({"ConnectionTimeOut": "5"})
     cp.connect()
@@ -283,7 +280,7 @@ def test_another_valid_tag_neither_authorizes_nor_stops(cp: CoreDriver) -> None:
 
 
 @pytest.mark.parametrize("source", ["Authorize", "StartTransaction"])
-def test_a_tag_with_the_same_parent_stops_the_transaction(tmp_path: Path, source: str) -> None:
+def test_a_tag_with_the_same_parent_stops_the_transaction(source: str) -> None:
     """TC_069: the parentIdTag learnt from Authorize.conf (or, without an Authorize, StartTransaction.conf)
     lets another idTag with the same parent stop: Authorize.req for it, StopTransaction with its idTag."""
     cp = CoreDriver({"AuthorizeRemoteTxRequests": "false" if source == "StartTransaction" else "true"})
@@ -321,9 +318,9 @@ def test_a_tag_with_another_parent_does_not_stop(cp: CoreDriver) -> None:
 # --- lock failure and faults (TC_024, TC_041) ------------------------------------------------------------
 
 
-def test_lock_failure_faults_the_connector_until_the_cable_is_removed(tmp_path: Path) -> None:
+def test_lock_failure_faults_the_connector_until_the_cable_is_removed() -> None:
     """TC_024: Faulted with ConnectorLockFailure and no StartTransaction; taking the cable away ends it."""
-    cp = detachable(tmp_path)
+    cp = detachable()
     assert result(cp.call("RemoteStartTransaction", {"connectorId": 1, "idTag": TAG})) == {"status": "Accepted"}
     assert cp.statuses(cp.take()) == [(1, "Preparing")]
     cp.controls.set_lock_failure(1, True)
@@ -355,10 +352,10 @@ def test_a_faulted_station_starts_no_transaction(cp: CoreDriver) -> None:
     assert (1, "Preparing") in cp.statuses(cp.take())
 
 
-def test_deauthorized_stop_keeps_the_cable_locked_until_its_owner_returns(tmp_path: Path) -> None:
+def test_deauthorized_stop_keeps_the_cable_locked_until_its_owner_returns() -> None:
     # Errata v4.0 3.5: StartTransaction.conf refuses the idTag, StopTransactionOnInvalidId=true: the
     # transaction stops (DeAuthorized) but nobody but the owner may take the cable.
-    cp = detachable(tmp_path)
+    cp = detachable()
     cp.respond("StartTransaction", lambda a, p: {"transactionId": 7, "idTagInfo": {"status": "Invalid"}})
     cp.hardware.connector(1).plug(cp.clock.now())
     cp.hardware.rfid.present("OWNER", 1)

@@ -7,7 +7,6 @@ through the runtime against real FTP/FTPS/HTTP/HTTPS servers.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ocpp_station.clock import iso_utc
@@ -69,7 +68,7 @@ def start_transaction(cp: CoreDriver, connector_id: int, id_tag: str) -> None:
     assert (connector_id, "Charging") in cp.statuses(cp.take())
 
 
-def reboot(cp: CoreDriver, tmp_path: Path) -> CoreDriver:
+def reboot(cp: CoreDriver) -> CoreDriver:
     """What the runtime does on reset_request: power the core off and on again on the same store."""
     cp.close()
     again = CoreDriver(clock=cp.clock, store=cp.store)
@@ -80,7 +79,7 @@ def reboot(cp: CoreDriver, tmp_path: Path) -> CoreDriver:
 # -- UpdateFirmware ---------------------------------------------------------------------------------------
 
 
-def test_download_install_restart_reports_installed_after_boot_and_status(tmp_path: Path, cp: CoreDriver) -> None:
+def test_download_install_restart_reports_installed_after_boot_and_status(cp: CoreDriver) -> None:
     update(cp)
     assert fw(cp.take()) == []  # nothing before the conf has been sent and the timer ran
     fetch = download(cp)
@@ -101,7 +100,7 @@ def test_download_install_restart_reports_installed_after_boot_and_status(tmp_pa
     assert cp.store.get_meta("firmware_version") == "2.0.0"
     assert not cp.store.get_meta(META_UPDATE)
 
-    cp = reboot(cp, tmp_path)
+    cp = reboot(cp)
     sent = cp.take()
     assert [a for a, _ in sent] == ["BootNotification"] + ["StatusNotification"] * 3 + ["FirmwareStatusNotification"]
     assert sent[0][1]["firmwareVersion"] == "2.0.0"
@@ -273,9 +272,9 @@ def test_outcome_of_a_superseded_download_is_ignored(cp: CoreDriver) -> None:
     assert job(cp, JobKind.INSTALL).image == "/images/new.fwi"
 
 
-def test_a_restart_before_the_install_starts_the_update_over(tmp_path: Path, cp: CoreDriver) -> None:
+def test_a_restart_before_the_install_starts_the_update_over(cp: CoreDriver) -> None:
     update(cp, delay_s=600, retries=1, retryInterval=5)
-    cp = reboot(cp, tmp_path)
+    cp = reboot(cp)
     cp.take()
     cp.advance(599)
     no_job(cp)
@@ -286,7 +285,7 @@ def test_a_restart_before_the_install_starts_the_update_over(tmp_path: Path, cp:
     cp.close()
 
 
-def test_installed_is_sent_again_after_a_lost_link(tmp_path: Path, cp: CoreDriver) -> None:
+def test_installed_is_sent_again_after_a_lost_link(cp: CoreDriver) -> None:
     update(cp)
     cp.station.firmware.job_succeeded(download(cp).job_id, "/images/fw.fwi")
     cp.station.firmware.job_succeeded(job(cp, JobKind.INSTALL).job_id, "2.0.0")

@@ -10,7 +10,6 @@ cached; LocalListConflict; authorization from the list online (LocalPreAuthorize
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,7 +59,7 @@ def start_by_card(cp: CoreDriver, tag: str, connector: int = 1) -> list[tuple[st
 # --- GetLocalListVersion (OCPP 1.6 §5.10) -------------------------------------------------------------
 
 
-def test_version_is_minus_one_while_the_list_is_disabled(tmp_path: Path) -> None:
+def test_version_is_minus_one_while_the_list_is_disabled() -> None:
     cp = CoreDriver()  # LocalAuthListEnabled defaults to false
     cp.connect()
     assert version(cp) == -1  # OCTT TC_042_1
@@ -76,7 +75,7 @@ def test_version_is_zero_for_an_empty_list_whatever_was_sent(cp: CoreDriver) -> 
     assert version(cp) == 0
 
 
-def test_a_station_without_the_profile_reports_minus_one_and_not_supported(tmp_path: Path) -> None:
+def test_a_station_without_the_profile_reports_minus_one_and_not_supported() -> None:
     cp = CoreDriver({**ENABLED, "SupportedFeatureProfiles": WITHOUT_PROFILE})
     cp.connect()
     assert version(cp) == -1
@@ -168,7 +167,7 @@ def test_an_unreadable_expiry_date_is_a_property_constraint_violation(cp: CoreDr
     assert listed(cp) == {"OLD": "Accepted"} and version(cp) == 1
 
 
-def test_send_local_list_max_length_is_enforced(tmp_path: Path) -> None:
+def test_send_local_list_max_length_is_enforced() -> None:
     cp = CoreDriver({**ENABLED, "SendLocalListMaxLength": "3"})
     cp.connect()
     assert send(cp, 1, "Full", [entry(f"T{i}") for i in range(3)]) == "Accepted"
@@ -178,7 +177,7 @@ def test_send_local_list_max_length_is_enforced(tmp_path: Path) -> None:
     cp.close()
 
 
-def test_local_auth_list_max_length_is_enforced(tmp_path: Path) -> None:
+def test_local_auth_list_max_length_is_enforced() -> None:
     cp = CoreDriver({**ENABLED, "LocalAuthListMaxLength": "4"})
     cp.connect()
     assert send(cp, 1, "Full", [entry(f"T{i}") for i in range(5)]) == "Failed"
@@ -204,7 +203,7 @@ def test_a_storage_failure_keeps_the_old_list_and_version(cp: CoreDriver) -> Non
     assert version(cp) == 2
 
 
-def test_the_list_and_its_version_survive_a_restart(tmp_path: Path) -> None:
+def test_the_list_and_its_version_survive_a_restart() -> None:
     cp = CoreDriver(ENABLED)
     cp.connect()
     assert send(cp, 6, "Full", [entry("A"), entry("B", "Blocked")]) == "Accepted"
@@ -236,7 +235,7 @@ def test_remote_start_of_a_listed_idtag_needs_no_authorize(cp: CoreDriver) -> No
     assert "StartTransaction" in actions and "Authorize" not in actions
 
 
-def test_without_local_pre_authorize_a_listed_idtag_is_authorized_online(tmp_path: Path) -> None:
+def test_without_local_pre_authorize_a_listed_idtag_is_authorized_online() -> None:
     cp = CoreDriver({**ENABLED, "LocalPreAuthorize": "false"})
     cp.connect()
     assert send(cp, 1, "Full", [entry("LISTED")]) == "Accepted"
@@ -303,7 +302,7 @@ def test_an_agreeing_verdict_is_no_conflict(cp: CoreDriver) -> None:
     assert all(p["errorCode"] == "NoError" for a, p in sent if a == "StatusNotification")
 
 
-def test_a_disabled_list_is_not_used(tmp_path: Path) -> None:
+def test_a_disabled_list_is_not_used() -> None:
     cp = CoreDriver(ENABLED)
     cp.connect()
     assert send(cp, 1, "Full", [entry("LISTED")]) == "Accepted"
@@ -326,7 +325,7 @@ def offline_start(cp: CoreDriver, tag: str) -> bool:
 
 
 @pytest.fixture
-def offline_cp(tmp_path: Path) -> Iterator[CoreDriver]:
+def offline_cp() -> Iterator[CoreDriver]:
     driver = CoreDriver({**ENABLED, "LocalAuthorizeOffline": "true", "AuthorizationCacheEnabled": "false"})
     driver.connect()
     driver.take()
@@ -340,7 +339,7 @@ def test_offline_a_listed_valid_idtag_starts(offline_cp: CoreDriver) -> None:
 
 
 @pytest.mark.parametrize("status", ["Blocked", "Expired", "Invalid"])
-def test_offline_a_listed_not_valid_idtag_is_refused_even_for_unknown_offline(tmp_path: Path, status: str) -> None:
+def test_offline_a_listed_not_valid_idtag_is_refused_even_for_unknown_offline(status: str) -> None:
     cp = CoreDriver({**ENABLED, "LocalAuthorizeOffline": "true", "AllowOfflineTxForUnknownId": "true"})
     cp.connect()
     assert send(cp, 1, "Full", [entry("LISTED", status)]) == "Accepted"
@@ -356,7 +355,7 @@ def test_offline_an_expired_listed_idtag_is_refused(offline_cp: CoreDriver) -> N
     assert not offline_start(cp, "LISTED")
 
 
-def test_offline_without_local_authorize_offline_the_list_is_not_used(tmp_path: Path) -> None:
+def test_offline_without_local_authorize_offline_the_list_is_not_used() -> None:
     cp = CoreDriver({**ENABLED, "LocalAuthorizeOffline": "false"})
     cp.connect()
     assert send(cp, 1, "Full", [entry("LISTED")]) == "Accepted"

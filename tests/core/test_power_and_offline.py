@@ -3,7 +3,6 @@ TC_070, TC_071), driven through the sans-I/O core with a manual clock."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ocpp_station.clock import ManualClock, iso_utc, parse_iso
@@ -24,7 +23,7 @@ def _start(cp: CoreDriver, connector_id: int = 1, tag: str = "TAG-1") -> float:
     return parse_iso(start["timestamp"])
 
 
-def test_statuses_queued_offline_collapse_to_the_current_one(tmp_path: Path) -> None:
+def test_statuses_queued_offline_collapse_to_the_current_one() -> None:
     # OCPP 1.6 §4.9: after the offline period only the current status, in causal order with the queue: the
     # StartTransaction, then the Charging it caused (OCTT TC_037_1 steps 1 and 3).
     cp = CoreDriver({"AllowOfflineTxForUnknownId": "true"})
@@ -41,7 +40,7 @@ def test_statuses_queued_offline_collapse_to_the_current_one(tmp_path: Path) -> 
     cp.close()
 
 
-def test_offline_statuses_back_to_the_reported_one_are_not_sent(tmp_path: Path) -> None:
+def test_offline_statuses_back_to_the_reported_one_are_not_sent() -> None:
     # OCTT TC_039: start, stop and unplug offline: the connector is Available again, as last reported.
     cp = CoreDriver({"AllowOfflineTxForUnknownId": "true"})
     cp.connect()
@@ -58,7 +57,7 @@ def test_offline_statuses_back_to_the_reported_one_are_not_sent(tmp_path: Path) 
     cp.close()
 
 
-def test_power_loss_recovery_reports_finishing_while_the_cable_is_in(tmp_path: Path) -> None:
+def test_power_loss_recovery_reports_finishing_while_the_cable_is_in() -> None:
     # OCPP 1.6 §4.9 Finishing; OCTT TC_032_2 step 3 / step 7.
     clock = ManualClock()
     hardware = SimulatedStation(2)
@@ -74,7 +73,7 @@ def test_power_loss_recovery_reports_finishing_while_the_cable_is_in(tmp_path: P
     again.close()
 
 
-def test_power_failure_with_backup_stops_every_transaction_with_power_loss(tmp_path: Path) -> None:
+def test_power_failure_with_backup_stops_every_transaction_with_power_loss() -> None:
     cp = CoreDriver()
     cp.connect()
     _start(cp, 1, "TAG-1")
@@ -89,7 +88,7 @@ def test_power_failure_with_backup_stops_every_transaction_with_power_loss(tmp_p
     cp.close()
 
 
-def test_sampling_stays_on_the_grid_from_the_transaction_start(tmp_path: Path) -> None:
+def test_sampling_stays_on_the_grid_from_the_transaction_start() -> None:
     # OCPP 1.6 §3.16.1: "periodically at this interval from the start of the charging transaction".
     cp = CoreDriver({"MeterValueSampleInterval": "10"})
     cp.connect()
@@ -104,7 +103,7 @@ def test_sampling_stays_on_the_grid_from_the_transaction_start(tmp_path: Path) -
     cp.close()
 
 
-def test_clock_aligned_data_defaults_to_the_energy_register_and_never_repeats_a_boundary(tmp_path: Path) -> None:
+def test_clock_aligned_data_defaults_to_the_energy_register_and_never_repeats_a_boundary() -> None:
     # OCTT TC_071 ("empty ... Energy.Active.Import.Register is assumed"); a wall clock set back a little after
     # the timer was armed must not report the same boundary twice.
     cp = CoreDriver({"ClockAlignedDataInterval": "60", "MeterValuesAlignedData": ""})
@@ -132,7 +131,7 @@ def test_one_sampled_value_per_configured_item_and_phase() -> None:
     ]
 
 
-def test_items_the_meter_cannot_report_are_rejected(tmp_path: Path) -> None:
+def test_items_the_meter_cannot_report_are_rejected() -> None:
     # OCPP 1.6 §3.16.4: a configured item must yield a sampledValue (OCTT TC_070), so these are unsupported.
     cp = CoreDriver()
     for item in ("Energy.Active.Import.Interval", "Energy.Active.Import.Register.L1", "Current.Import.N"):

@@ -8,7 +8,6 @@ is on the wire).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,7 +124,7 @@ def test_meter_values_for_connector_zero_reads_the_main_meter(cp: CoreDriver) ->
     assert [(a, p["connectorId"]) for a, p in sent] == [("MeterValues", 0)]
 
 
-def test_meter_values_falls_back_to_the_energy_register_when_nothing_configured_is_measured(tmp_path: Path) -> None:
+def test_meter_values_falls_back_to_the_energy_register_when_nothing_configured_is_measured() -> None:
     cp = CoreDriver({"MeterValuesSampledData": "SoC"})  # no EV: no SoC
     cp.connect()
     cp.take()
@@ -152,7 +151,7 @@ def test_boot_notification_is_rejected_once_accepted(cp: CoreDriver) -> None:
     assert sent == []
 
 
-def test_boot_notification_while_pending_is_sent_at_once_and_its_answer_is_handled(tmp_path: Path) -> None:
+def test_boot_notification_while_pending_is_sent_at_once_and_its_answer_is_handled() -> None:
     cp = CoreDriver()
     cp.respond(
         "BootNotification",
@@ -175,7 +174,7 @@ def test_boot_notification_while_pending_is_sent_at_once_and_its_answer_is_handl
     cp.close()
 
 
-def test_while_pending_triggered_messages_are_the_only_ones_sent(tmp_path: Path) -> None:
+def test_while_pending_triggered_messages_are_the_only_ones_sent() -> None:
     cp = CoreDriver()
     cp.respond(
         "BootNotification",
@@ -209,7 +208,7 @@ def test_file_status_notifications_report_what_is_in_progress(cp: CoreDriver) ->
     ]
 
 
-def test_file_status_notifications_are_not_implemented_without_firmware_management(tmp_path: Path) -> None:
+def test_file_status_notifications_are_not_implemented_without_firmware_management() -> None:
     cp = CoreDriver({"SupportedFeatureProfiles": "Core,RemoteTrigger"})
     cp.connect()
     cp.take()
@@ -219,7 +218,7 @@ def test_file_status_notifications_are_not_implemented_without_firmware_manageme
     cp.close()
 
 
-def test_a_station_without_the_profile_answers_not_supported(tmp_path: Path) -> None:
+def test_a_station_without_the_profile_answers_not_supported() -> None:
     cp = CoreDriver({"SupportedFeatureProfiles": "Core"})
     cp.connect()
     cp.take()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ocpp_station.clock import iso_utc
@@ -76,7 +75,7 @@ def test_reserve_now_refusals(cp: CoreDriver) -> None:
     assert reserve(cp, 3) == "Rejected"
 
 
-def test_connector_zero_reservation_holds_the_last_free_connector(tmp_path: Path) -> None:
+def test_connector_zero_reservation_holds_the_last_free_connector() -> None:
     cp = CoreDriver({"ReserveConnectorZeroSupported": "true"})
     cp.connect()
     cp.call("ChangeAvailability", {"connectorId": 2, "type": "Inoperative"})
@@ -91,7 +90,7 @@ def test_connector_zero_reservation_holds_the_last_free_connector(tmp_path: Path
     cp.close()
 
 
-def test_reservations_survive_a_restart(tmp_path: Path) -> None:
+def test_reservations_survive_a_restart() -> None:
     cp = CoreDriver()
     cp.connect()
     assert reserve(cp, 1) == "Accepted"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import tempfile
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -252,7 +251,7 @@ def test_replacement_by_id_and_by_purpose_stack_level_and_connector(cp: CoreDriv
     assert sorted(i for i, _ in [(b["chargingProfileId"], c) for c, b in cp.store.profiles()]) == [2, 3, 4]
 
 
-def test_max_charging_profiles_installed(tmp_path: Path) -> None:
+def test_max_charging_profiles_installed() -> None:
     cp = CoreDriver({"MaxChargingProfilesInstalled": "3"})
     cp.connect()
     now = cp.clock.now()
@@ -307,7 +306,7 @@ def test_number_of_periods_up_to_the_maximum_is_accepted(cp: CoreDriver) -> None
     assert set_profile(cp, 1, body) == "Accepted"
 
 
-def test_allowed_charging_rate_units(tmp_path: Path) -> None:
+def test_allowed_charging_rate_units() -> None:
     cp = CoreDriver({"ChargingScheduleAllowedChargingRateUnit": "Current"})
     cp.connect()
     assert set_profile(cp, 1, cs_profile(1, TXD, 0, [(0, 6000)], start=0, unit="W")) == "Rejected"
@@ -374,7 +373,7 @@ def test_composite_limits_are_encoded_exactly(cp: CoreDriver) -> None:
 
 
 # -- persistence and transactions ----------------------------------------------------------------------------------
-def test_profiles_survive_a_restart_and_tx_profiles_end_with_their_transaction(tmp_path: Path) -> None:
+def test_profiles_survive_a_restart_and_tx_profiles_end_with_their_transaction() -> None:
     cp = CoreDriver()
     cp.connect()
     cp.take()

@@ -3,7 +3,6 @@ the harness's expected-composite arithmetic (the document's "x" shift)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ def composite(cp: CoreDriver, duration: int) -> dict[str, Any]:
     return reply.payload
 
 
-def test_include_start_schedule_is_a_setting(tmp_path: Path) -> None:
+def test_include_start_schedule_is_a_setting() -> None:
     assert parse_settings({}).smart_charging.include_start_schedule is True
     off = parse_settings({"smart_charging": {"include_start_schedule": False}})
     cp = CoreDriver(settings=off)
@@ -37,7 +36,7 @@ def test_bad_smart_charging_settings_are_one_line_errors() -> None:
         parse_settings({"smart_charging": {"x": 1}})
 
 
-def test_composite_duration_is_capped_with_rejected(tmp_path: Path) -> None:
+def test_composite_duration_is_capped_with_rejected() -> None:
     cp = CoreDriver()
     assert composite(cp, MAX_COMPOSITE_DURATION_S)["status"] == "Accepted"
     # OCPP 1.6 §5.7: a schedule the station cannot report is Rejected (int32 max: 68 years).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from tests.support.core_driver import CoreDriver, result
 
 
 @pytest.fixture
-def cp(tmp_path: Path) -> Iterator[CoreDriver]:
+def cp() -> Iterator[CoreDriver]:
     driver = CoreDriver()
     driver.connect()
     yield driver
@@ -35,7 +34,7 @@ def test_boot_accepted_reports_every_connector_then_heartbeats(cp: CoreDriver) -
     assert cp.actions() == ["Heartbeat", "Heartbeat"]
 
 
-def test_rejected_boot_waits_for_the_interval_and_answers_nothing(tmp_path: Path) -> None:
+def test_rejected_boot_waits_for_the_interval_and_answers_nothing() -> None:
     cp = CoreDriver()
     cp.respond(
         "BootNotification", lambda a, p: {"status": "Rejected", "currentTime": "2026-01-01T00:00:00Z", "interval": 30}
@@ -52,7 +51,7 @@ def test_rejected_boot_waits_for_the_interval_and_answers_nothing(tmp_path: Path
     cp.close()
 
 
-def test_pending_answers_configuration_calls_and_sends_nothing_else(tmp_path: Path) -> None:
+def test_pending_answers_configuration_calls_and_sends_nothing_else() -> None:
     cp = CoreDriver()
     cp.respond(
         "BootNotification", lambda a, p: {"status": "Pending", "currentTime": "2026-01-01T00:00:00Z", "interval": 10}
@@ -91,7 +90,7 @@ def test_plug_in_first_charging_session(cp: CoreDriver) -> None:
     assert cp.statuses(cp.take()) == [(1, "Available")]
 
 
-def test_sampled_meter_values_follow_the_interval(tmp_path: Path) -> None:
+def test_sampled_meter_values_follow_the_interval() -> None:
     cp = CoreDriver({"MeterValueSampleInterval": "10", "MeterValuesSampledData": "Energy.Active.Import.Register"})
     cp.connect()
     cp.hardware.connector(1).plug(cp.clock.now())
@@ -107,7 +106,7 @@ def test_sampled_meter_values_follow_the_interval(tmp_path: Path) -> None:
     cp.close()
 
 
-def test_identification_first_times_out_to_available(tmp_path: Path) -> None:
+def test_identification_first_times_out_to_available() -> None:
     cp = CoreDriver({"ConnectionTimeOut": "30"})
     cp.connect()
     cp.take()
@@ -120,7 +119,7 @@ def test_identification_first_times_out_to_available(tmp_path: Path) -> None:
     cp.close()
 
 
-def test_offline_transaction_is_queued_durably_and_gets_its_transaction_id(tmp_path: Path) -> None:
+def test_offline_transaction_is_queued_durably_and_gets_its_transaction_id() -> None:
     cp = CoreDriver({"LocalAuthorizeOffline": "true", "MeterValueSampleInterval": "60"})
     cp.connect()
     cp.hardware.rfid.present("TAG-1")  # caches TAG-1 as Accepted
@@ -151,7 +150,7 @@ def test_offline_transaction_is_queued_durably_and_gets_its_transaction_id(tmp_p
     cp.close()
 
 
-def test_failed_start_transaction_leads_to_transaction_id_minus_one(tmp_path: Path) -> None:
+def test_failed_start_transaction_leads_to_transaction_id_minus_one() -> None:
     cp = CoreDriver({"TransactionMessageAttempts": "2", "TransactionMessageRetryInterval": "10"})
     cp.connect()
     cp.take()
@@ -170,7 +169,7 @@ def test_failed_start_transaction_leads_to_transaction_id_minus_one(tmp_path: Pa
     cp.close()
 
 
-def test_power_loss_ends_the_open_transaction_on_restart(tmp_path: Path) -> None:
+def test_power_loss_ends_the_open_transaction_on_restart() -> None:
     clock = ManualClock()
     hardware = SimulatedStation(2)
     cp = CoreDriver(clock=clock, hardware=hardware)
@@ -188,7 +187,7 @@ def test_power_loss_ends_the_open_transaction_on_restart(tmp_path: Path) -> None
     again.close()
 
 
-def test_change_availability_persists_across_restart(tmp_path: Path) -> None:
+def test_change_availability_persists_across_restart() -> None:
     cp = CoreDriver()
     cp.connect()
     assert result(cp.call("ChangeAvailability", {"connectorId": 2, "type": "Inoperative"})) == {"status": "Accepted"}
@@ -248,7 +247,7 @@ def test_remote_start_then_remote_stop(cp: CoreDriver) -> None:
     assert result(cp.call("RemoteStopTransaction", {"transactionId": 1001})) == {"status": "Rejected"}
 
 
-def test_boot_sets_the_clock_and_timestamps_are_utc_milliseconds(tmp_path: Path) -> None:
+def test_boot_sets_the_clock_and_timestamps_are_utc_milliseconds() -> None:
     cp = CoreDriver()
     cp.respond(
         "BootNotification",
@@ -260,7 +259,7 @@ def test_boot_sets_the_clock_and_timestamps_are_utc_milliseconds(tmp_path: Path)
     cp.close()
 
 
-def test_minimum_status_duration_suppresses_short_lived_statuses(tmp_path: Path) -> None:
+def test_minimum_status_duration_suppresses_short_lived_statuses() -> None:
     cp = CoreDriver({"MinimumStatusDuration": "10"})
     cp.connect()
     cp.advance(10)
