@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake
@@ -55,10 +55,10 @@ class _Connection(asyncio.Protocol):
         self.parts: list[bytes] | None = None  # a fragmented text message being assembled
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without deriving from it.
+        self.transport = cast(asyncio.Transport, transport)
         if self.driver is None:
-            transport.abort()
+            self.transport.abort()
             return
         self.driver.on_transport(self)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from urllib.parse import quote, urlsplit
@@ -134,7 +135,7 @@ class Fleet:
 
     # -- what drivers ask of the fleet ------------------------------------------------------------------
     def now(self) -> float:
-        return self.loop.time()
+        return time.monotonic()
 
     def station_url(self, charge_box_id: str) -> str:
         # OCPP-J 1.6 §3.1.1: the identity is appended as one percent-encoded path segment.

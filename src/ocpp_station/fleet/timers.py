@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -23,7 +24,7 @@ class TimerOwner(Protocol):
 
 
 class SharedTimers:
-    """Deadlines on the loop's monotonic clock (`loop.time()`, the same as `time.monotonic()`)."""
+    """Deadlines on `time.monotonic()`, the stations' clock (a loop's own `time()` may be cached: uvloop's is)."""
 
     __slots__ = ("_handle", "_handle_at", "_heap", "_lateness", "_live", "_loop", "_seq")
 
@@ -65,12 +66,12 @@ class SharedTimers:
         if self._handle is not None:
             self._handle.cancel()
         self._handle_at = deadline
-        self._handle = self._loop.call_at(deadline, self._fire)
+        self._handle = self._loop.call_later(max(0.0, deadline - time.monotonic()), self._fire)
 
     def _fire(self) -> None:
         self._handle = None
         self._handle_at = math.inf
-        now = self._loop.time()
+        now = time.monotonic()
         heap = self._heap
         # Only entries pushed before this round: one rescheduled into the past runs in the next loop iteration, so
         # an owner can never keep this loop (and the event loop) busy.
