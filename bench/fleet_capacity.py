@@ -78,6 +78,8 @@ async def measure(count: int, url: str, steady_s: float, ramp: float) -> dict[st
     try:
         await asyncio.wait_for(fleet.booted_event.wait(), timeout=120 + count / ramp)
     except TimeoutError:
+        fleet.stop()
+        await asyncio.sleep(1)  # let the cancelled connection attempts unwind before the loop closes
         raise SystemExit(f"only {fleet.booted} of {count} booted; last error: {fleet.last_error}") from None
     booted_s = fleet.stats.booted_at or 0.0
     await asyncio.sleep(15)  # past the boot burst into the session loop
@@ -151,8 +153,13 @@ def main() -> None:
     parser.add_argument("--csms", type=Path, default=DEFAULT_CSMS)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    # One socket per station on each side; the CSMS child inherits the limit. Root may raise the hard limit too.
+    need = 2 * max(args.sizes) + 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, max(args.sizes) + 1024)), hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), max(hard, need)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, need)), hard))
     print(
         "| stations | fleet RSS | KiB/station | fleet CPU (1 core = 100 %) | calls/s (demand) | CPU per 1 000 msgs/s "
         "| timer late p99 | Heartbeat late p99 | MeterValues late p99 | boot all | errors | kernel share of CPU |"
@@ -166,7 +173,8 @@ def main() -> None:
             f"| {size:,} | {r['rss_mib']:.0f} MiB | {r['kib_per_station']:.1f} | {r['cpu_cores'] * 100:.0f} % "
             f"| {r['calls_per_s']:,.0f} ({r['demand_per_s']:,.0f}) | {r['cpu_per_1000_calls']:.3f} "
             f"| {r['late_timer_p99_s'] * 1000:.0f} ms | {r['late_heartbeat_p99_s'] * 1000:.0f} ms "
-            f"| {r['late_metervalues_p99_s'] * 1000:.0f} ms | {r['boot_all_s']:.1f} s | {r['errors']} | {r['cpu_kernel_share']:.2f} |",
+            f"| {r['late_metervalues_p99_s'] * 1000:.0f} ms | {r['boot_all_s']:.1f} s | {r['errors']} "
+            f"| {r['cpu_kernel_share']:.2f} |",
             flush=True,
         )
     if args.json:

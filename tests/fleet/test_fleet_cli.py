@@ -43,7 +43,10 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 def test_too_few_file_descriptors_are_foreseen(capsys: pytest.CaptureFixture[str]) -> None:
-    code = "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200)); from ocpp_station.cli import main; raise SystemExit(main(['fleet', '--csms', 'ws://127.0.0.1:9/x', '--count', '1000']))"
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200)); from ocpp_station.cli import main; "
+        "raise SystemExit(main(['fleet', '--csms', 'ws://127.0.0.1:9/x', '--count', '1000']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "1000 stations need 1064 file descriptors but `ulimit -n` allows 200" in done.stderr
@@ -69,7 +72,7 @@ async def csms() -> AsyncIterator[FleetCsms]:
 async def test_the_report_agrees_with_what_the_csms_counted(csms: FleetCsms, tmp_path: Path) -> None:
     scenario = tmp_path / "fast.toml"
     scenario.write_text(
-        '[sessions]\ninter_arrival_s = [0.2, 0.5]\nduration_s = [1, 1.5]\n'
+        "[sessions]\ninter_arrival_s = [0.2, 0.5]\nduration_s = [1, 1.5]\n"
         "[configuration]\nMeterValueSampleInterval = 1\nWebSocketPingInterval = 0\n"
     )
     report = tmp_path / "report.json"

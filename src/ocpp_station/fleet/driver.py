@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake
@@ -113,9 +113,9 @@ class StationDriver:
         "_state",
         "booted",
         "connections",
-        "draws",
         "controls",
         "core",
+        "draws",
         "fleet",
         "hardware",
         "index",
@@ -136,7 +136,7 @@ class StationDriver:
         self.store = store
         self.scheduled = math.inf  # SharedTimers' bookkeeping
         self._conn: _Connection | None = None
-        self._connecting: asyncio.Future[object] | None = None
+        self._connecting: asyncio.Future[Any] | None = None
         self._state = IDLE
         self._net_at = math.inf  # IDLE: reconnect at; CONNECTING: give up at; OPEN: next ping at
         self._pending: OutboundCall | None = None
@@ -221,7 +221,7 @@ class StationDriver:
         self._connecting = future
         future.add_done_callback(lambda f: self._connect_done(conn, f))
 
-    def _connect_done(self, conn: _Connection, future: asyncio.Future[object]) -> None:
+    def _connect_done(self, conn: _Connection, future: asyncio.Future[Any]) -> None:
         if self._connecting is future:
             self._connecting = None
         if future.cancelled():
@@ -329,13 +329,13 @@ class StationDriver:
         opcode = frame.opcode
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if not frame.fin:
-                conn.parts = [frame.data]
+                conn.parts = [bytes(frame.data)]
                 return
-            self._on_text(conn, frame.data)
+            self._on_text(conn, bytes(frame.data))
         elif opcode is Opcode.CONT:
             if conn.parts is None:
                 return
-            conn.parts.append(frame.data)
+            conn.parts.append(bytes(frame.data))
             if frame.fin:
                 data, conn.parts = b"".join(conn.parts), None
                 self._on_text(conn, data)
@@ -414,7 +414,8 @@ class StationDriver:
         elif action == "StopTransaction":
             stats = self.fleet.stats
             stats.sessions += 1
-            start = None if self._starts is None else self._starts.pop(call.payload.get("transactionId"), None)
+            tx_id = call.payload.get("transactionId")
+            start = None if self._starts is None or not isinstance(tx_id, int) else self._starts.pop(tx_id, None)
             stop = call.payload.get("meterStop")
             if start is not None and isinstance(stop, int):
                 stats.energy_wh += stop - start

@@ -228,5 +228,3 @@ class Fleet:
 
     def stations(self) -> Iterable[StationDriver]:
         return self.drivers
-
-

@@ -65,7 +65,9 @@ class FleetCollector(Collector):
         yield CounterMetricFamily(
             "ocpp_fleet_timeouts", "Calls without a response in time", value=stats.errors.get("timeout", 0)
         )
-        yield CounterMetricFamily("ocpp_fleet_reconnects", "Connections after a station's first", value=stats.reconnects)
+        yield CounterMetricFamily(
+            "ocpp_fleet_reconnects", "Connections after a station's first", value=stats.reconnects
+        )
         yield CounterMetricFamily("ocpp_fleet_sessions", "Transactions stopped and acknowledged", value=stats.sessions)
         yield CounterMetricFamily("ocpp_fleet_energy_wh", "Energy of the acknowledged sessions", value=stats.energy_wh)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,7 +157,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         raise ScenarioError("enabled must be true or false")
     sessions: Sessions = _table(Sessions, data.get("sessions", {}), "sessions")
     if "arrivals_per_hour" in data.get("sessions", {}) and "inter_arrival_s" not in data.get("sessions", {}):
-        sessions = Sessions(**{**{f.name: getattr(sessions, f.name) for f in fields(Sessions)}, "inter_arrival_s": None})
+        sessions = replace(sessions, inter_arrival_s=None)  # a rate given alone replaces the default range
     if sessions.tag_first + sessions.plug_first + sessions.remote <= 0:
         raise ScenarioError("sessions: tag_first + plug_first + remote must be > 0")
     id_tags: IdTags = _table(IdTags, data.get("id_tags", {}), "id_tags")
