@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake
@@ -24,14 +24,12 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
+from ocpp_station.fleet.context import FleetContext
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
 from ocpp_station.station.contract import Registration
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
-
-if TYPE_CHECKING:
-    from ocpp_station.fleet.engine import Fleet
 
 SUBPROTOCOL = Subprotocol("ocpp1.6")
 OPEN_TIMEOUT_S = 10.0
@@ -127,7 +125,7 @@ class StationDriver:
         "store",
     )
 
-    def __init__(self, fleet: Fleet, index: int, core: Station, built: object, store: object) -> None:
+    def __init__(self, fleet: FleetContext, index: int, core: Station, built: object, store: object) -> None:
         self.fleet = fleet
         self.index = index
         self.core = core
@@ -185,6 +183,11 @@ class StationDriver:
             self._connecting.cancel()
         self.fleet.timers.schedule(self, math.inf)
 
+    def flush(self) -> None:
+        """Called by the fleet once per loop turn after a wake: act on what the wakes announced."""
+        if self._dirty:
+            self._after()
+
     def wake(self) -> None:
         if not self._dirty:
             self._dirty = True
@@ -205,7 +208,7 @@ class StationDriver:
             self._net_at = math.inf
         else:
             self._backoff = 0.0
-            self._net_at = self.fleet.now() + self.fleet.reconnect_spread() * self.fleet.rand(self, "restore")
+            self._net_at = self.fleet.now() + self.fleet.reconnect_spread() * self.fleet.rand(self)
         self._after()
 
     # -- connecting --------------------------------------------------------------------------------------
@@ -272,10 +275,10 @@ class StationDriver:
                 # The connection was up: the central system (or the path to it) went away, and so did everyone
                 # else's; the first retry is spread over the ramp's time so that it does not see all N at once.
                 self._backoff = net.reconnect_min_s
-                delay = self.fleet.reconnect_spread() * self.fleet.rand(self, "lost")
+                delay = self.fleet.reconnect_spread() * self.fleet.rand(self)
             else:
                 self._backoff = min(max(self._backoff * 2, net.reconnect_min_s), net.reconnect_max_s)
-                delay = self._backoff * (0.5 + self.fleet.rand(self, "backoff") / 2)
+                delay = self._backoff * (0.5 + self.fleet.rand(self) / 2)
             self._net_at = self.fleet.now() + delay
         else:
             self._net_at = math.inf
@@ -402,8 +405,7 @@ class StationDriver:
         if action == "BootNotification":
             if not self.booted and self.core.registration == Registration.ACCEPTED:
                 self.booted = True
-                self.fleet.on_booted()
-                self.fleet.on_accepted(self)
+                self.fleet.on_booted(self)
         elif action == "StartTransaction":
             tx = payload.get("transactionId")
             start = call.payload.get("meterStart")
@@ -528,10 +530,10 @@ class StationDriver:
         self._pending_until = math.inf
         self.core.timers.cancel_all()
         self.core.set_waker(lambda: None)
-        self.core = self.fleet.rebuild(self)
+        self.core = self.fleet.rebuild(self.core.charge_box_id, self.store, self.hardware)
         self.core.set_waker(self.wake)
         self.booted = False
-        self.fleet.on_reset(self)
+        self.fleet.on_reset()
         self.core.start()
         self._net_at = self.fleet.now()
         self._after()

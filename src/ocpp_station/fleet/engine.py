@@ -14,10 +14,12 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
 from ocpp_station.clock import SystemClock
+from ocpp_station.fleet.context import ReadyStation, ScenarioStation, SeededStation
 from ocpp_station.fleet.driver import StationDriver
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
@@ -98,11 +100,11 @@ class Fleet:
         self.clock = SystemClock()  # one wall-clock offset for the fleet: they all sync to the same CSMS
         self.stats = FleetStats()
         self.timers = SharedTimers(self.loop, lambda late: self.stats.late("timer", late))
-        self.scenario = ScenarioRunner(options.scenario, settings.hardware)
+        self.scenario = ScenarioRunner(options.scenario, settings.hardware, self.rand, self.stats)
         self.ws_logger = logging.getLogger("websockets.client")
         self._seed = options.seed
         self._store_factory = options.store_factory
-        self._ready: list[StationDriver] = []
+        self._ready: list[ReadyStation] = []
         self._flush_handle: asyncio.Handle | None = None
         self.running = False
         self.booted = 0
@@ -141,11 +143,11 @@ class Fleet:
         # OCPP-J 1.6 §3.1.1: the identity is appended as one percent-encoded path segment.
         return f"{self._base_url}/{quote(charge_box_id, safe='')}"
 
-    def rand(self, driver: StationDriver, salt: str = "") -> float:
+    def rand(self, station: SeededStation) -> float:
         """A uniform draw in [0, 1) from (seed, station number, the station's draw count): seeded per station."""
-        driver.draws += 1
-        x = _splitmix(self._seed * 0x100000001B3 ^ driver.index)
-        x = _splitmix(x ^ driver.draws)
+        station.draws += 1
+        x = _splitmix(self._seed * 0x100000001B3 ^ station.index)
+        x = _splitmix(x ^ station.draws)
         return (x >> 11) / float(1 << 53)
 
     def reconnect_spread(self) -> float:
@@ -153,33 +155,31 @@ class Fleet:
         net = self.settings.network
         return max(net.reconnect_min_s, len(self.drivers) / self.options.ramp_per_s)
 
-    def mark_ready(self, driver: StationDriver) -> None:
-        self._ready.append(driver)
+    def mark_ready(self, station: ReadyStation) -> None:
+        self._ready.append(station)
         if self._flush_handle is None:
             self._flush_handle = self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_handle = None
         ready, self._ready = self._ready, []
-        for driver in ready:
-            if driver._dirty:
-                driver._after()
+        for station in ready:
+            station.flush()
 
-    def on_booted(self) -> None:
+    def on_booted(self, station: ScenarioStation) -> None:
         self.booted += 1
         if self.booted == len(self.drivers) and self.stats.booted_at is None:
             self.stats.booted_at = self.now() - self.started_at
             self.booted_event.set()
+        self.scenario.begin(station, self.now())
 
-    def on_accepted(self, driver: StationDriver) -> None:
-        self.scenario.begin(driver, self.now())
-
-    def on_reset(self, driver: StationDriver) -> None:
+    def on_reset(self) -> None:
         self.booted -= 1
 
-    def rebuild(self, driver: StationDriver) -> Station:
-        assert isinstance(driver.hardware, BuiltHardware)
-        return self._assemble(driver.core.charge_box_id, driver.store, driver.hardware)  # type: ignore[arg-type]
+    def rebuild(self, charge_box_id: str, store: object, hardware: object) -> Station:
+        """A new core over the same store and hardware (an accepted Reset, OCPP 1.6 §5.14)."""
+        assert isinstance(hardware, BuiltHardware)
+        return self._assemble(charge_box_id, cast(Store, store), hardware)
 
     def note_error(self, kind: str, message: str) -> None:
         self.stats.errors[kind] += 1

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ocpp_station.fleet.context import ScenarioStation, SeededStation
+from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.settings import Hardware
-
-if TYPE_CHECKING:
-    from ocpp_station.fleet.driver import StationDriver
 
 # Phases of one connector's life in the scenario
 IDLE, ARRIVED, CHARGING, LEAVING, FAULTED, DROPPED = range(6)
@@ -193,36 +192,40 @@ def load_scenario(path: Path | None) -> Scenario:
 class ScenarioRunner:
     """Moves every station of a fleet through the scenario; the state is the driver's three scenario slots."""
 
-    __slots__ = ("_power_w", "scenario")
+    __slots__ = ("_power_w", "_rand", "_stats", "scenario")
 
-    def __init__(self, scenario: Scenario, hardware: Hardware) -> None:
+    def __init__(
+        self, scenario: Scenario, hardware: Hardware, rand: Callable[[SeededStation], float], stats: FleetStats
+    ) -> None:
         self.scenario = scenario
+        self._rand = rand
+        self._stats = stats
         self._power_w = hardware.voltage_v * hardware.phases * min(hardware.max_current_a, hardware.ev_max_current_a)
 
-    def begin(self, d: StationDriver, now: float) -> None:
+    def begin(self, d: ScenarioStation, now: float) -> None:
         """Called once a station is Accepted for the first time: its first arrival is one idle period away."""
         if self.scenario.enabled and d.scenario_phase == IDLE and d.scenario_at == math.inf:
             d.scenario_at = now + self._idle(d)
 
-    def _idle(self, d: StationDriver) -> float:
+    def _idle(self, d: ScenarioStation) -> float:
         s = self.scenario.sessions
-        u = d.fleet.rand(d)
+        u = self._rand(d)
         if s.arrivals_per_hour is not None:
             return math.inf if s.arrivals_per_hour <= 0 else -math.log(1.0 - u) * 3600.0 / s.arrivals_per_hour
         assert s.inter_arrival_s is not None
         return s.inter_arrival_s.draw(u)
 
-    def _tag(self, d: StationDriver) -> str:
+    def _tag(self, d: ScenarioStation) -> str:
         t = self.scenario.id_tags
-        u = d.fleet.rand(d)
-        n = int(d.fleet.rand(d) * t.pool) + 1
+        u = self._rand(d)
+        n = int(self._rand(d) * t.pool) + 1
         if u < t.unknown_share:
             return f"UNKNOWN-{n:05d}"
         if u < t.unknown_share + t.blocked_share:
             return f"BLOCKED-{n:05d}"
         return f"{t.prefix}-{n:05d}"
 
-    def step(self, d: StationDriver, now: float) -> None:
+    def step(self, d: ScenarioStation, now: float) -> None:
         controls = d.controls
         if controls is None or not self.scenario.enabled:
             return
@@ -257,22 +260,22 @@ class ScenarioRunner:
                 self._rest(d, now)
         except ValueError:
             # The hardware refused (e.g. the cable is locked while the CSMS holds the transaction): try later.
-            d.fleet.stats.errors["scenario-refused"] += 1
+            self._stats.errors["scenario-refused"] += 1
             self._rest(d, now)
 
-    def _rest(self, d: StationDriver, now: float) -> None:
+    def _rest(self, d: ScenarioStation, now: float) -> None:
         d.scenario_phase = IDLE
         d.scenario_tag = None
         d.scenario_at = now + self._idle(d)
 
-    def _session_s(self, d: StationDriver) -> float:
+    def _session_s(self, d: ScenarioStation) -> float:
         s = self.scenario.sessions
-        duration = s.duration_s.draw(d.fleet.rand(d))
+        duration = s.duration_s.draw(self._rand(d))
         if s.energy_wh is not None and self._power_w > 0:
-            duration = min(duration, s.energy_wh.draw(d.fleet.rand(d)) / self._power_w * 3600.0)
+            duration = min(duration, s.energy_wh.draw(self._rand(d)) / self._power_w * 3600.0)
         return duration
 
-    def _arrive(self, d: StationDriver, now: float) -> None:
+    def _arrive(self, d: ScenarioStation, now: float) -> None:
         core = d.core
         if not core.online:
             d.scenario_at = now + NOT_READY_RETRY_S
@@ -280,22 +283,22 @@ class ScenarioRunner:
         sc = self.scenario
         idle = sc.mean_idle_s()
         # Per station-hour rates, drawn once per idle period: p = rate × mean idle time.
-        u = d.fleet.rand(d)
+        u = self._rand(d)
         p_fault = sc.faults.per_hour * idle / 3600.0 if math.isfinite(idle) else 0.0
         p_drop = sc.network.per_hour * idle / 3600.0 if math.isfinite(idle) else 0.0
         assert d.controls is not None
         if u < p_fault:
             d.controls.set_fault(1, sc.faults.error_code, None)
             d.scenario_phase = FAULTED
-            d.scenario_at = now + sc.faults.duration_s.draw(d.fleet.rand(d))
+            d.scenario_at = now + sc.faults.duration_s.draw(self._rand(d))
             return
         if u < p_fault + p_drop:
             d.set_online(False)
             d.scenario_phase = DROPPED
-            d.scenario_at = now + sc.network.duration_s.draw(d.fleet.rand(d))
+            d.scenario_at = now + sc.network.duration_s.draw(self._rand(d))
             return
         s = sc.sessions
-        pick = d.fleet.rand(d) * (s.tag_first + s.plug_first + s.remote)
+        pick = self._rand(d) * (s.tag_first + s.plug_first + s.remote)
         connector = core.connectors[0]
         if pick < s.tag_first:
             d.scenario_tag = self._tag(d)
