@@ -12,6 +12,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from ocpp_station.fleet.command import add_fleet_parser, run_fleet
 from ocpp_station.service.sd_notify import SdNotifier, watchdog_interval
 from ocpp_station.settings import SettingsError, load_settings
 from ocpp_station.shell.api import ApiStartError, ControlApi, DictStationDirectory
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     certify = sub.add_parser("certify", help="run the conformance harness and print the certificate table")
     certify.add_argument("-k", dest="pattern", help="only cases whose id or title matches")
     certify.add_argument("--junit", type=Path, help="also write JUnit XML here")
+
+    add_fleet_parser(sub)
 
     image = sub.add_parser("firmware-image", help="make a firmware image the simulated station can install")
     image.add_argument("--version", required=True, help="the firmware version the station reports once installed")
@@ -157,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             asyncio.run(_run(args))
+        elif args.command == "fleet":
+            return run_fleet(args)
         elif args.command == "demo":
             # Each subcommand imports what only it needs, so that `run` on a charger starts without the harness
             # or the demo central system (a start-up cost, not an import cycle).

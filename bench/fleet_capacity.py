@@ -1,0 +1,185 @@
+"""Fleet capacity on the shared workload: RSS per station, CPU per 1 000 msgs/s, lateness, time to boot all.
+
+The central system is the shared load CSMS (`shared/bench/csms_load.py`, HeartbeatInterval 10 s) in its own
+process on the same machine; the fleet (`ocpp_station.fleet`, one process, memory store) runs the workload of
+`scenarios/bench.toml` (about 0.43 inbound messages/s per station). For each size:
+
+* RSS per station: (fleet RSS once every station is booted − RSS before building them) / N;
+* msgs/s: CP→CS calls plus CS→CP responses the fleet handled per second over the steady window, against the
+  workload's demand (0.43 calls/s per station);
+* CPU: fleet process CPU seconds over the steady window, per 1 000 msgs/s (1.0 = one core);
+* lateness p99: how late the shared timers fired, and how late Heartbeat / MeterValues went out after their
+  timer was due;
+* time to boot all: from the first connection until every station is Accepted (ramp 2 000 stations/s).
+
+Run: .venv/bin/python bench/fleet_capacity.py [--sizes 1000 5000 10000 20000] [--steady 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
+from ocpp_station.fleet.scenario import load_scenario
+from ocpp_station.settings import parse_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CSMS = ROOT.parent / "shared" / "bench" / "csms_load.py"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+DEMAND_PER_STATION = 0.43
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def sys_s() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def measure(count: int, url: str, steady_s: float, ramp: float) -> dict[str, float]:
+    scenario = load_scenario(ROOT / "scenarios" / "bench.toml")
+    settings = parse_settings({"hardware": {"connectors": 1}})
+    gc.collect()
+    before = rss_bytes()
+    fleet = Fleet(
+        FleetOptions(
+            csms_url=url,
+            ids=station_ids(f"B{count}-{{n:05d}}", count),
+            settings=settings,
+            scenario=scenario,
+            seed=scenario.seed or 1,
+            ramp_per_s=ramp,
+        )
+    )
+    fleet.start()
+    try:
+        await asyncio.wait_for(fleet.booted_event.wait(), timeout=120 + count / ramp)
+    except TimeoutError:
+        fleet.stop()
+        await asyncio.sleep(1)  # let the cancelled connection attempts unwind before the loop closes
+        raise SystemExit(f"only {fleet.booted} of {count} booted; last error: {fleet.last_error}") from None
+    booted_s = fleet.stats.booted_at or 0.0
+    await asyncio.sleep(15)  # past the boot burst into the session loop
+    gc.collect()
+    rss = rss_bytes() - before
+    for h in fleet.stats.lateness.values():
+        h.buckets.clear()
+        h.count = 0
+    k0 = sys_s()
+    c0, m0, s0, t0 = cpu_s(), fleet.messages(), sum(fleet.stats.sent.values()), time.monotonic()
+    await asyncio.sleep(steady_s)
+    k1 = sys_s()
+    c1, m1, s1, t1 = cpu_s(), fleet.messages(), sum(fleet.stats.sent.values()), time.monotonic()
+    gc.collect()
+    rss = max(rss, rss_bytes() - before)
+    fleet.stop()
+    msgs = (m1 - m0) / (t1 - t0)
+    calls = (s1 - s0) / (t1 - t0)
+    cpu = (c1 - c0) / (t1 - t0)
+    late = {k: (h.quantile(0.99) or 0.0) for k, h in fleet.stats.lateness.items()}
+    result = {
+        "stations": count,
+        "rss_mib": rss / 2**20,
+        "kib_per_station": rss / count / 1024,
+        "cpu_cores": cpu,
+        "cpu_kernel_share": (k1 - k0) / (c1 - c0) if c1 > c0 else 0.0,
+        "calls_per_s": calls,
+        "demand_per_s": DEMAND_PER_STATION * count,
+        "cpu_per_1000_calls": cpu / calls * 1000 if calls else 0.0,
+        "late_timer_p99_s": late.get("timer", 0.0),
+        "late_heartbeat_p99_s": late.get("Heartbeat", 0.0),
+        "late_metervalues_p99_s": late.get("MeterValues", 0.0),
+        "boot_all_s": booted_s,
+        "errors": sum(fleet.stats.errors.values()),
+        "msgs_per_s": msgs,
+    }
+    await asyncio.sleep(1)
+    return result
+
+
+def run_one(count: int, csms: Path, steady_s: float, ramp: float) -> dict[str, float]:
+    port = free_port()
+    log = open(os.devnull, "w")  # noqa: SIM115 -- closed below; the CSMS's own report is not needed
+    server = subprocess.Popen(
+        [sys.executable, str(csms), "--port", str(port), "--heartbeat-interval", "10", "--report-interval", "60"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            raise SystemExit(f"the load CSMS {csms} did not start listening on port {port}")
+        coro = measure(count, f"ws://127.0.0.1:{port}/ocpp", steady_s, ramp)
+        return asyncio.run(coro)
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000, 20000])
+    parser.add_argument("--steady", type=float, default=60.0, help="seconds of steady state measured per size")
+    parser.add_argument("--ramp", type=float, default=2000.0, help="stations connecting per second")
+    parser.add_argument("--csms", type=Path, default=DEFAULT_CSMS)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    # One socket per station on each side; the CSMS child inherits the limit. Root may raise the hard limit too.
+    need = 2 * max(args.sizes) + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), max(hard, need)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, need)), hard))
+    print(
+        "| stations | fleet RSS | KiB/station | fleet CPU (1 core = 100 %) | calls/s (demand) | CPU per 1 000 msgs/s "
+        "| timer late p99 | Heartbeat late p99 | MeterValues late p99 | boot all | errors | kernel share of CPU |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    results = []
+    for size in args.sizes:
+        r = run_one(size, args.csms, args.steady, args.ramp)
+        results.append(r)
+        print(
+            f"| {size:,} | {r['rss_mib']:.0f} MiB | {r['kib_per_station']:.1f} | {r['cpu_cores'] * 100:.0f} % "
+            f"| {r['calls_per_s']:,.0f} ({r['demand_per_s']:,.0f}) | {r['cpu_per_1000_calls']:.3f} "
+            f"| {r['late_timer_p99_s'] * 1000:.0f} ms | {r['late_heartbeat_p99_s'] * 1000:.0f} ms "
+            f"| {r['late_metervalues_p99_s'] * 1000:.0f} ms | {r['boot_all_s']:.1f} s | {r['errors']} "
+            f"| {r['cpu_kernel_share']:.2f} |",
+            flush=True,
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""What a station's driver and the scenario may ask of their fleet, as Protocols (engine.py implements them).
+
+Kept apart so that the driver, the scenario and the engine do not import one another in a circle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Protocol
+
+from ocpp_station.fleet.stats import FleetStats
+from ocpp_station.fleet.timers import SharedTimers
+from ocpp_station.hardware.interfaces import SimulatorControls
+from ocpp_station.station.hub import Station
+
+
+class SeededStation(Protocol):
+    """A station as the seeded draws see it: its number and how many draws it made."""
+
+    index: int
+    draws: int
+
+
+class ScenarioStation(SeededStation, Protocol):
+    """A station as the scenario drives it."""
+
+    core: Station
+    controls: SimulatorControls | None
+    scenario_at: float
+    scenario_phase: int
+    scenario_tag: str | None
+
+    def set_online(self, online: bool) -> None: ...
+
+
+class ScenarioSteps(Protocol):
+    def begin(self, station: ScenarioStation, now: float) -> None: ...
+
+    def step(self, station: ScenarioStation, now: float) -> None: ...
+
+
+class ReadyStation(Protocol):
+    def flush(self) -> None: ...
+
+
+class FleetContext(Protocol):
+    loop: asyncio.AbstractEventLoop
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext | None
+    stats: FleetStats
+    timers: SharedTimers
+    ws_logger: logging.Logger
+    running: bool
+
+    @property
+    def scenario(self) -> ScenarioSteps: ...
+
+    def now(self) -> float: ...
+
+    def station_url(self, charge_box_id: str) -> str: ...
+
+    def rand(self, station: SeededStation) -> float: ...
+
+    def reconnect_spread(self) -> float: ...
+
+    def mark_ready(self, station: ReadyStation) -> None: ...
+
+    def note_error(self, kind: str, message: str) -> None: ...
+
+    def on_booted(self, station: ScenarioStation) -> None: ...
+
+    def on_reset(self) -> None: ...
+
+    def rebuild(self, charge_box_id: str, store: object, hardware: object) -> Station: ...

@@ -1,0 +1,539 @@
+"""One station's connection in a fleet: the pure station core over websockets' sans-I/O protocol, no task.
+
+The same duties as `shell/link.py` (OCPP-J 1.6 §3.1 connection with subprotocol ocpp1.6, one outbound CALL at a
+time with a response timeout §4.1.1, inbound CALLs answered while waiting, pings every WebSocketPingInterval §7,
+reconnection with capped exponential back-off and jitter, OCPP-J errata 3.4), but event-driven: bytes arrive in
+`data_received`, every deadline (the core's timers, the response timeout, the ping, the reconnection, the
+scenario's next step) is one entry in the fleet's shared heap (`timers.SharedTimers`). A driver owns no task,
+no lock, no event and no logger; its connection is a small `_Connection` protocol object, replaced on each
+connect so that a late callback of an old connection cannot reach the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+from typing import Any, cast
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake
+from websockets.frames import Close, Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from ocpp_station.fleet.context import FleetContext
+from ocpp_station.protocol import schemas
+from ocpp_station.protocol.rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
+from ocpp_station.station.contract import Registration
+from ocpp_station.station.hub import Station
+from ocpp_station.station.outbox import OutboundCall
+
+SUBPROTOCOL = Subprotocol("ocpp1.6")
+OPEN_TIMEOUT_S = 10.0
+# How long an accepted Reset lets the transaction messages out before the restart (as runtime.SOFT_RESET_DRAIN_S).
+RESET_DRAIN_S = 10.0
+_LATENESS_ACTIONS = ("Heartbeat", "MeterValues")
+
+# Connection states
+IDLE, CONNECTING, OPEN = 0, 1, 2
+
+
+class _Connection(asyncio.Protocol):
+    """The asyncio side of one TCP connection; forwards to its driver until detached."""
+
+    __slots__ = ("driver", "parts", "transport", "ws")
+
+    def __init__(self, driver: StationDriver) -> None:
+        self.driver: StationDriver | None = driver
+        self.transport: asyncio.Transport | None = None
+        self.ws: ClientProtocol | None = None
+        self.parts: list[bytes] | None = None  # a fragmented text message being assembled
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without deriving from it.
+        self.transport = cast(asyncio.Transport, transport)
+        if self.driver is None:
+            self.transport.abort()
+            return
+        self.driver.on_transport(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.driver is not None:
+            self.driver.on_data(self, data)
+
+    def eof_received(self) -> bool | None:
+        if self.ws is not None:
+            self.ws.receive_eof()
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        driver, self.driver = self.driver, None
+        if driver is not None:
+            driver.on_lost(self, exc)
+
+    def flush(self) -> None:
+        ws, transport = self.ws, self.transport
+        if ws is None or transport is None:
+            return
+        for data in ws.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
+        if ws.close_expected() or ws.state is State.CLOSED:
+            transport.close()
+
+    def abort(self) -> None:
+        self.driver = None
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class StationDriver:
+    """Drives one `Station` core: its network, its timers, its scenario. See the module docstring."""
+
+    __slots__ = (
+        "_backoff",
+        "_conn",
+        "_connecting",
+        "_dirty",
+        "_fired",
+        "_net_at",
+        "_pending",
+        "_pending_at",
+        "_pending_until",
+        "_pong_due",
+        "_reset_at",
+        "_starts",
+        "_state",
+        "booted",
+        "connections",
+        "controls",
+        "core",
+        "draws",
+        "fleet",
+        "hardware",
+        "index",
+        "online",
+        "scenario_at",
+        "scenario_phase",
+        "scenario_tag",
+        "scheduled",
+        "store",
+    )
+
+    def __init__(self, fleet: FleetContext, index: int, core: Station, built: object, store: object) -> None:
+        self.fleet = fleet
+        self.index = index
+        self.core = core
+        self.hardware = built  # assemble.BuiltHardware: outlives a reset, as the physical hardware does
+        self.controls = getattr(built, "controls", None)
+        self.store = store
+        self.scheduled = math.inf  # SharedTimers' bookkeeping
+        self._conn: _Connection | None = None
+        self._connecting: asyncio.Future[Any] | None = None
+        self._state = IDLE
+        self._net_at = math.inf  # IDLE: reconnect at; CONNECTING: give up at; OPEN: next ping at
+        self._pending: OutboundCall | None = None
+        self._pending_at = 0.0
+        self._pending_until = math.inf
+        self._pong_due = False
+        self._backoff = 0.0
+        self._dirty = False
+        self._fired: float | None = None  # the earliest core deadline fired whose message is not out yet
+        self._reset_at = math.inf
+        self._starts: dict[int, int] | None = None  # transactionId → meterStart, for the energy in the report
+        self.online = True  # the simulated network cable
+        self.booted = False
+        self.connections = 0
+        self.draws = 0  # how many random draws this station made: its seeded sequence (Fleet.rand)
+        self.scenario_at = math.inf
+        self.scenario_phase = 0
+        self.scenario_tag: str | None = None
+        core.set_waker(self.wake)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    @property
+    def charge_box_id(self) -> str:
+        return self.core.charge_box_id
+
+    @property
+    def connected(self) -> bool:
+        return self._state == OPEN
+
+    def start(self, connect_at: float) -> None:
+        self.core.start()
+        self._net_at = connect_at
+        self._after()
+
+    def stop(self) -> None:
+        """Graceful power-off at the end of a run: a normal closing handshake (code 1000)."""
+        self._net_at = math.inf
+        self.online = False
+        conn = self._conn
+        if conn is not None and conn.ws is not None and conn.ws.state is State.OPEN:
+            conn.ws.send_close(1000)
+            conn.flush()
+        elif conn is not None:
+            conn.abort()
+        if self._connecting is not None:
+            self._connecting.cancel()
+        self.fleet.timers.schedule(self, math.inf)
+
+    def flush(self) -> None:
+        """Called by the fleet once per loop turn after a wake: act on what the wakes announced."""
+        if self._dirty:
+            self._after()
+
+    def wake(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            self.fleet.mark_ready(self)
+
+    def set_online(self, online: bool) -> None:
+        if online == self.online:
+            return
+        self.online = online
+        if not online:
+            conn = self._conn
+            if conn is not None:
+                # A pulled network cable: no closing handshake reaches the other side.
+                conn.abort()
+                self._failed(None)
+            if self._connecting is not None:
+                self._connecting.cancel()
+            self._net_at = math.inf
+        else:
+            self._backoff = 0.0
+            self._net_at = self.fleet.now() + self.fleet.reconnect_spread() * self.fleet.rand(self)
+        self._after()
+
+    # -- connecting --------------------------------------------------------------------------------------
+    def _connect(self, now: float) -> None:
+        fleet = self.fleet
+        self._state = CONNECTING
+        self._net_at = now + OPEN_TIMEOUT_S
+        conn = _Connection(self)
+        self._conn = conn
+        future = asyncio.ensure_future(
+            fleet.loop.create_connection(lambda: conn, fleet.host, fleet.port, ssl=fleet.ssl_context)
+        )
+        self._connecting = future
+        future.add_done_callback(lambda f: self._connect_done(conn, f))
+
+    def _connect_done(self, conn: _Connection, future: asyncio.Future[Any]) -> None:
+        if self._connecting is future:
+            self._connecting = None
+        if future.cancelled():
+            if self._conn is conn and self._state == CONNECTING:
+                self._failed("connect-timeout")
+            return
+        exc = future.exception()
+        if exc is not None and self._conn is conn:
+            self.fleet.note_error("connect", f"{type(exc).__name__}: {exc}")
+            self._failed(None)
+
+    def on_transport(self, conn: _Connection) -> None:
+        fleet = self.fleet
+        ws = ClientProtocol(
+            parse_uri(fleet.station_url(self.core.charge_box_id)),
+            subprotocols=[SUBPROTOCOL],
+            max_size=self.core.settings.network.max_frame_bytes,
+            logger=fleet.ws_logger,
+        )
+        conn.ws = ws
+        request = ws.connect()
+        password = self.core.settings.network.basic_auth_password or self.core.config.get("AuthorizationKey")
+        if password:
+            # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
+            token = base64.b64encode(f"{self.core.charge_box_id}:{password}".encode()).decode()
+            request.headers["Authorization"] = f"Basic {token}"
+        ws.send_request(request)
+        conn.flush()
+
+    def _failed(self, kind: str | None) -> None:
+        """The connection attempt or the connection ended: back off, then try again."""
+        if kind is not None:
+            self.fleet.stats.errors[kind] += 1
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.abort()
+        was_open = self._state == OPEN
+        self._state = IDLE
+        pending, self._pending = self._pending, None
+        self._pending_until = math.inf
+        if pending is not None:
+            self.core.on_failure(pending, "disconnected")
+        if was_open or self.core.connected:
+            self.core.on_disconnected()
+        if self.online and self.fleet.running:
+            net = self.core.settings.network
+            if was_open:
+                # The connection was up: the central system (or the path to it) went away, and so did everyone
+                # else's; the first retry is spread over the ramp's time so that it does not see all N at once.
+                self._backoff = net.reconnect_min_s
+                delay = self.fleet.reconnect_spread() * self.fleet.rand(self)
+            else:
+                self._backoff = min(max(self._backoff * 2, net.reconnect_min_s), net.reconnect_max_s)
+                delay = self._backoff * (0.5 + self.fleet.rand(self) / 2)
+            self._net_at = self.fleet.now() + delay
+        else:
+            self._net_at = math.inf
+        self._after()
+
+    def on_lost(self, conn: _Connection, exc: Exception | None) -> None:
+        if conn is not self._conn:
+            return
+        self._failed("connection-lost" if self._state == OPEN and self.online else None)
+
+    # -- receiving -------------------------------------------------------------------------------------
+    def on_data(self, conn: _Connection, data: bytes) -> None:
+        ws = conn.ws
+        if ws is None:
+            return
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if conn is not self._conn:
+                break
+            if isinstance(event, Response):
+                self._on_handshake(conn, ws)
+            elif isinstance(event, Frame):
+                self._on_frame(conn, event)
+        conn.flush()
+        if self._dirty:
+            self._after()
+
+    def _on_handshake(self, conn: _Connection, ws: ClientProtocol) -> None:
+        exc = ws.handshake_exc
+        if exc is None and ws.subprotocol != SUBPROTOCOL:
+            # OCPP-J 1.6 §3.2: a server that does not select ocpp1.6 is a failed connection.
+            exc = InvalidHandshake(f"server did not select subprotocol ocpp1.6 (got {ws.subprotocol!r})")
+        if exc is not None:
+            self.fleet.note_error("handshake", f"{type(exc).__name__}: {exc}")
+            self._failed(None)
+            return
+        now = self.fleet.now()
+        self._state = OPEN
+        self._backoff = 0.0
+        self.connections += 1
+        self.fleet.stats.connects += 1
+        if self.connections > 1:
+            self.fleet.stats.reconnects += 1
+        self._pong_due = False
+        interval = self.core.config.get_int("WebSocketPingInterval")
+        self._net_at = now + interval if interval > 0 else math.inf
+        self.core.on_connected()
+        self._after()
+
+    def _on_frame(self, conn: _Connection, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if not frame.fin:
+                conn.parts = [bytes(frame.data)]
+                return
+            self._on_text(conn, bytes(frame.data))
+        elif opcode is Opcode.CONT:
+            if conn.parts is None:
+                return
+            conn.parts.append(bytes(frame.data))
+            if frame.fin:
+                data, conn.parts = b"".join(conn.parts), None
+                self._on_text(conn, data)
+        elif opcode is Opcode.PONG:
+            self._pong_due = False
+        elif opcode is Opcode.CLOSE:
+            Close.parse(frame.data)  # the protocol object answers it; the transport closes after the flush
+
+    def _send(self, conn: _Connection, text: str) -> None:
+        ws = conn.ws
+        if ws is not None and ws.state is State.OPEN:
+            ws.send_text(text.encode())
+            conn.flush()
+
+    def _on_text(self, conn: _Connection, data: bytes) -> None:
+        stats = self.fleet.stats
+        try:
+            message = parse_frame(data)
+        except IgnoredFrame:
+            return
+        except FrameError as exc:
+            stats.errors["bad-frame"] += 1
+            if exc.unique_id is not None:
+                self._send(conn, encode(CallError(exc.unique_id, exc.code, exc.description)))
+            return
+        core = self.core
+        if isinstance(message, Call):
+            stats.received[message.action] += 1
+            response = core.handle_call(message)
+            if response is not None:
+                self._send(conn, encode(response))
+            core.after_response()
+            if core.reset_request is not None and self._reset_at == math.inf:
+                self._reset_at = self.fleet.now() + RESET_DRAIN_S
+            self.wake()
+            return
+        pending = self._pending
+        if pending is None or pending.unique_id != message.unique_id:
+            stats.errors["unexpected-response"] += 1
+            return
+        now = self.fleet.now()
+        self._pending = None
+        self._pending_until = math.inf
+        action = pending.action
+        stats.response(action, now - self._pending_at)
+        if isinstance(message, CallError):
+            stats.call_errors[action] += 1
+            core.on_failure(pending, "error")
+        else:
+            assert isinstance(message, CallResult)
+            try:
+                schemas.validate_response(action, message.payload)
+            except schemas.SchemaViolation:
+                # OCPP 1.6 §3.7.1, OCPP-J errata 3.3: a CallResult that breaks the schema is a failure.
+                stats.errors["invalid-response"] += 1
+                core.on_failure(pending, "error")
+            else:
+                core.on_result(pending, message.payload)
+                self._account(pending, message.payload)
+        self.wake()
+
+    def _account(self, call: OutboundCall, payload: dict[str, object]) -> None:
+        action = call.action
+        if action == "BootNotification":
+            if not self.booted and self.core.registration == Registration.ACCEPTED:
+                self.booted = True
+                self.fleet.on_booted(self)
+        elif action == "StartTransaction":
+            tx = payload.get("transactionId")
+            start = call.payload.get("meterStart")
+            if isinstance(tx, int) and isinstance(start, int):
+                if self._starts is None:
+                    self._starts = {}
+                self._starts[tx] = start
+        elif action == "StopTransaction":
+            stats = self.fleet.stats
+            stats.sessions += 1
+            tx_id = call.payload.get("transactionId")
+            start = None if self._starts is None or not isinstance(tx_id, int) else self._starts.pop(tx_id, None)
+            stop = call.payload.get("meterStop")
+            if start is not None and isinstance(stop, int):
+                stats.energy_wh += stop - start
+            if not self._starts:
+                self._starts = None
+
+    # -- sending and timers ----------------------------------------------------------------------------
+    def _after(self) -> None:
+        """After anything happened: send the next call if the link is free, then reschedule the one deadline."""
+        self._dirty = False
+        core = self.core
+        if self._state == OPEN and self._pending is None:
+            call = core.next_call()
+            if call is not None:
+                self._send_call(call)
+        if core.reset_request is not None and self._reset_at != math.inf:
+            now = self.fleet.now()
+            if now >= self._reset_at or not core.online or not core.has_messages_to_send():
+                self._restart(core.reset_request)
+                return
+        self.fleet.timers.schedule(self, self._next_deadline())
+
+    def _next_deadline(self) -> float:
+        core = self.core
+        # While a call is out, a status that became eligible cannot go anyway: the response wakes us, so only the
+        # core's own timers count (else a past status deadline would fire again and again).
+        deadline = core.timers.next_deadline() if self._pending is not None else core.next_deadline()
+        candidates = (self._net_at, self._pending_until, self.scenario_at, self._reset_at)
+        best = min(candidates)
+        return best if deadline is None or deadline > best else deadline
+
+    def _send_call(self, call: OutboundCall) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        now = self.fleet.now()
+        self._pending = call
+        self._pending_at = now
+        configured = self.core.config.get_int("MessageTimeout")
+        timeout = configured if configured > 0 else self.core.settings.network.response_timeout_s
+        self._pending_until = now + timeout
+        action = call.action
+        stats = self.fleet.stats
+        stats.sent[action] += 1
+        if self._fired is not None and action in _LATENESS_ACTIONS:
+            stats.late(action, now - self._fired)
+            self._fired = None
+        self._send(conn, encode(Call(call.unique_id, action, call.payload)))
+
+    def on_timer(self, now: float, deadline: float) -> None:
+        core = self.core
+        due = core.next_deadline()
+        if due is not None and due <= now:
+            if self._fired is None:
+                self._fired = due
+            core.tick()
+        if self._pending is not None and now >= self._pending_until:
+            pending, self._pending = self._pending, None
+            self._pending_until = math.inf
+            # Counted, not fatal: the station goes on as OCPP 1.6 §3.7 says (transaction messages are retried).
+            self.fleet.stats.errors["timeout"] += 1
+            core.on_failure(pending, "timeout")
+        if now >= self._net_at:
+            self._on_net_deadline(now)
+        if now >= self.scenario_at:
+            self.scenario_at = math.inf
+            self.fleet.scenario.step(self, now)
+        self._after()
+
+    def _on_net_deadline(self, now: float) -> None:
+        state = self._state
+        if state == IDLE:
+            self._net_at = math.inf
+            if self.online and self.fleet.running:
+                self._connect(now)
+        elif state == CONNECTING:
+            if self._connecting is not None:
+                self._connecting.cancel()
+            self._failed("connect-timeout")
+        else:
+            interval = self.core.config.get_int("WebSocketPingInterval")
+            conn = self._conn
+            if self._pong_due and conn is not None:
+                # OCPP-J 1.6 §7, errata 3.11: no pong within the interval: the link is dead; drop it now.
+                self._failed("ping-timeout")
+                return
+            if interval <= 0 or conn is None or conn.ws is None:
+                self._net_at = now + 5 if interval <= 0 else math.inf  # look again for a change of the key
+                return
+            conn.ws.send_ping(b"")
+            conn.flush()
+            self._pong_due = True
+            self._net_at = now + interval
+
+    # -- reset -----------------------------------------------------------------------------------------
+    def _restart(self, kind: str) -> None:
+        """An accepted Reset (OCPP 1.6 §5.14): a new core over the same store and hardware, booting again."""
+        self._reset_at = math.inf
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if kind == "Soft" and conn.ws is not None and conn.ws.state is State.OPEN:
+                # A soft reset restarts the software: it closes the link normally (1000).
+                conn.ws.send_close(1000)
+                conn.flush()
+                conn.driver = None
+            else:
+                conn.abort()
+        self._state = IDLE
+        self._pending = None
+        self._pending_until = math.inf
+        self.core.timers.cancel_all()
+        self.core.set_waker(lambda: None)
+        self.core = self.fleet.rebuild(self.core.charge_box_id, self.store, self.hardware)
+        self.core.set_waker(self.wake)
+        self.booted = False
+        self.fleet.on_reset()
+        self.core.start()
+        self._net_at = self.fleet.now()
+        self._after()

@@ -1,0 +1,230 @@
+"""A fleet in one process: N station cores, their drivers, the shared timers, the stats and the ramp.
+
+What the stations share is built once here: the settings (with the scenario's configuration keys), the key
+definitions (`definitions_for`, module constants), the schemas (cached per process), the clock, the websockets
+logger and the scenario. What each station owns is what a station is: its core, its store, its simulated
+hardware and its driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import cast
+from urllib.parse import quote, urlsplit
+
+from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
+from ocpp_station.clock import SystemClock
+from ocpp_station.fleet.context import ReadyStation, ScenarioStation, SeededStation
+from ocpp_station.fleet.driver import StationDriver
+from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
+from ocpp_station.fleet.stats import FleetStats
+from ocpp_station.fleet.timers import SharedTimers
+from ocpp_station.settings import StationSettings
+from ocpp_station.station.hub import Station
+from ocpp_station.station.ports import Store
+from ocpp_station.stores.memory import MemoryStore
+
+log = logging.getLogger("ocpp_station.fleet")
+
+_MASK = (1 << 64) - 1
+
+
+def _splitmix(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+class FleetInputError(ValueError):
+    """Bad fleet input (count, id pattern, shard, ramp); the message is one line for the operator."""
+
+
+def station_ids(pattern: str, count: int, shard: tuple[int, int] = (0, 1)) -> list[str]:
+    """The ids of shard I of N: stations I+1, I+1+N, ... of 1..count (disjoint across shards, together all)."""
+    index, total = shard
+    if count < 1:
+        raise FleetInputError(f"--count {count}: a fleet needs at least one station")
+    if not 0 <= index < total:
+        raise FleetInputError(f"--shard {index}/{total}: need 0 <= I < N")
+    try:
+        first, second = pattern.format(n=1), pattern.format(n=2)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise FleetInputError(f"--id-pattern {pattern!r}: {exc!r} (use {{n}}, e.g. 'CP-{{n:05d}}')") from None
+    if first == second:
+        raise FleetInputError(f"--id-pattern {pattern!r} gives the same id for every station (it needs {{n}})")
+    ids = [pattern.format(n=n) for n in range(index + 1, count + 1, total)]
+    if total > 1 or len(set(ids)) != len(ids):
+        # Duplicates across the whole fleet matter even when this shard's own ids are distinct.
+        every = [pattern.format(n=n) for n in range(1, count + 1)]
+        if len(set(every)) != len(every):
+            seen: set[str] = set()
+            dup = next(i for i in every if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+            raise FleetInputError(f"--id-pattern {pattern!r} yields duplicate ids for {count} stations (e.g. {dup})")
+    return ids
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    csms_url: str
+    ids: list[str]
+    settings: StationSettings
+    scenario: Scenario
+    seed: int = 0
+    ramp_per_s: float = 200.0
+    store_factory: Callable[[str], Store] | None = None  # None: a MemoryStore per station
+
+
+class Fleet:
+    def __init__(self, options: FleetOptions, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.options = options
+        self.loop = loop or asyncio.get_running_loop()
+        parts = urlsplit(options.csms_url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise FleetInputError(f"--csms {options.csms_url!r}: need a ws:// or wss:// URL")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "wss" else 80)
+        self.ssl_context: ssl.SSLContext | None = (
+            ssl.create_default_context(cafile=options.settings.network.ca_file) if parts.scheme == "wss" else None
+        )
+        self._base_url = options.csms_url.rstrip("/")
+        settings = options.settings
+        if options.scenario.configuration:
+            settings = replace(settings, configuration={**settings.configuration, **options.scenario.configuration})
+        self.settings = settings
+        self.clock = SystemClock()  # one wall-clock offset for the fleet: they all sync to the same CSMS
+        self.stats = FleetStats()
+        self.timers = SharedTimers(self.loop, lambda late: self.stats.late("timer", late))
+        self.scenario = ScenarioRunner(options.scenario, settings.hardware, self.rand, self.stats)
+        self.ws_logger = logging.getLogger("websockets.client")
+        self._seed = options.seed
+        self._store_factory = options.store_factory
+        self._ready: list[ReadyStation] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self.running = False
+        self.booted = 0
+        self.started_at = 0.0
+        self.last_error: str | None = None
+        self.drivers: list[StationDriver] = []
+        self.by_id: dict[str, StationDriver] = {}
+        self.booted_event = asyncio.Event()
+        for index, charge_box_id in enumerate(options.ids):
+            store = self._new_store(charge_box_id)
+            built = build_hardware(settings.hardware, store)
+            core = self._assemble(charge_box_id, store, built)
+            driver = StationDriver(self, index, core, built, store)
+            self.drivers.append(driver)
+            self.by_id[charge_box_id] = driver
+
+    def _new_store(self, charge_box_id: str) -> Store:
+        if self._store_factory is not None:
+            return self._store_factory(charge_box_id)
+        return MemoryStore()
+
+    def _assemble(self, charge_box_id: str, store: Store, built: BuiltHardware) -> Station:
+        return assemble(
+            charge_box_id=charge_box_id,
+            settings=self.settings,
+            store=store,
+            hardware=built.station,
+            clock=self.clock,
+        )
+
+    # -- what drivers ask of the fleet ------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic()
+
+    def station_url(self, charge_box_id: str) -> str:
+        # OCPP-J 1.6 §3.1.1: the identity is appended as one percent-encoded path segment.
+        return f"{self._base_url}/{quote(charge_box_id, safe='')}"
+
+    def rand(self, station: SeededStation) -> float:
+        """A uniform draw in [0, 1) from (seed, station number, the station's draw count): seeded per station."""
+        station.draws += 1
+        x = _splitmix(self._seed * 0x100000001B3 ^ station.index)
+        x = _splitmix(x ^ station.draws)
+        return (x >> 11) / float(1 << 53)
+
+    def reconnect_spread(self) -> float:
+        """Over how many seconds a fleet-wide reconnection is spread: the ramp's time for the whole fleet."""
+        net = self.settings.network
+        return max(net.reconnect_min_s, len(self.drivers) / self.options.ramp_per_s)
+
+    def mark_ready(self, station: ReadyStation) -> None:
+        self._ready.append(station)
+        if self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        ready, self._ready = self._ready, []
+        for station in ready:
+            station.flush()
+
+    def on_booted(self, station: ScenarioStation) -> None:
+        self.booted += 1
+        if self.booted == len(self.drivers) and self.stats.booted_at is None:
+            self.stats.booted_at = self.now() - self.started_at
+            self.booted_event.set()
+        self.scenario.begin(station, self.now())
+
+    def on_reset(self) -> None:
+        self.booted -= 1
+
+    def rebuild(self, charge_box_id: str, store: object, hardware: object) -> Station:
+        """A new core over the same store and hardware (an accepted Reset, OCPP 1.6 §5.14)."""
+        assert isinstance(hardware, BuiltHardware)
+        return self._assemble(charge_box_id, cast(Store, store), hardware)
+
+    def note_error(self, kind: str, message: str) -> None:
+        self.stats.errors[kind] += 1
+        self.last_error = message
+
+    # -- running ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Power every station on, their first connection ramped at `ramp_per_s` (no SYN flood)."""
+        self.running = True
+        self.started_at = self.now()
+        rate = self.options.ramp_per_s
+        for k, driver in enumerate(self.drivers):
+            driver.start(self.started_at + k / rate)
+
+    def stop(self) -> None:
+        self.running = False
+        for driver in self.drivers:
+            driver.stop()
+        self.timers.close()
+
+    def set_online(self, share: float, online: bool) -> list[str]:
+        """Cut (or restore) the network of the first `share` of the stations, in a seeded order."""
+        count = round(len(self.drivers) * share)
+        chosen = sorted(self.drivers, key=lambda d: _splitmix(self._seed ^ (d.index << 1)))[:count]
+        for driver in chosen:
+            driver.set_online(online)
+        return [d.charge_box_id for d in chosen]
+
+    # -- what the user sees ----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        connected = booted = charging = 0
+        for d in self.drivers:
+            connected += d.connected
+            booted += d.booted
+            charging += sum(1 for c in d.core.connectors if c.transaction is not None)
+        return {
+            "stations": len(self.drivers),
+            "connected": connected,
+            "booted": booted,
+            "charging": charging,
+            "queued": sum(d.core.store.queue_length() for d in self.drivers),
+        }
+
+    def messages(self) -> int:
+        return sum(self.stats.sent.values()) + sum(self.stats.received.values())
+
+    def stations(self) -> Iterable[StationDriver]:
+        return self.drivers

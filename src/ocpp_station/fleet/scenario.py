@@ -1,0 +1,316 @@
+"""The fleet's scenario: what the EV drivers, the cables and the network do to each station, seeded.
+
+A scenario file is TOML (see `scenarios/bench.toml`, the shared workload, and docs/fleet.md). Every draw comes
+from `Fleet.rand(station, ...)`: a hash of the seed, the station's number and its own draw counter, so a station
+makes the same choices in every run with the same seed, whatever the order in which the network delivers events.
+
+The scenario acts on the stations only through their simulator controls (plug, present a card, unplug, raise a
+fault) and the network cable: the station's own logic (Authorize, StartTransaction, MeterValues, statuses) does
+the rest, exactly as with a person at a real charger.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ocpp_station.fleet.context import ScenarioStation, SeededStation
+from ocpp_station.fleet.stats import FleetStats
+from ocpp_station.settings import Hardware
+
+# Phases of one connector's life in the scenario
+IDLE, ARRIVED, CHARGING, LEAVING, FAULTED, DROPPED = range(6)
+# Between an action and the next in one arrival (tag then plug, stop then unplug): a person's pace.
+STEP_S = 1.0
+# How often a station that is not Accepted yet is looked at again.
+NOT_READY_RETRY_S = 1.0
+
+
+class ScenarioError(Exception):
+    """A scenario file the fleet refuses; the message is one line for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    low: float
+    high: float
+
+    def draw(self, u: float) -> float:
+        return self.low + (self.high - self.low) * u
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Sessions:
+    inter_arrival_s: Range | None = Range(5.0, 10.0)  # idle time between sessions, uniform in the range
+    arrivals_per_hour: float | None = None  # or: Poisson arrivals per connector at this rate
+    duration_s: Range = Range(20.0, 40.0)
+    energy_wh: Range | None = None  # the EV leaves once this much is delivered (or at the end of duration_s)
+    tag_first: float = 1.0  # shares of the ways a session starts (normalised)
+    plug_first: float = 0.0
+    remote: float = 0.0  # plug in and wait for the CSMS's RemoteStartTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class IdTags:
+    pool: int = 1000
+    prefix: str = "TAG"
+    unknown_share: float = 0.0  # tags the CSMS is not expected to know ("UNKNOWN-...")
+    blocked_share: float = 0.0  # tags the CSMS is expected to block ("BLOCKED-...")
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    per_hour: float = 0.0  # connector faults per station-hour, drawn between sessions
+    duration_s: Range = Range(30.0, 120.0)
+    error_code: str = "GroundFailure"
+
+
+@dataclass(frozen=True, slots=True)
+class Drops:
+    per_hour: float = 0.0  # network drops per station-hour, drawn between sessions
+    duration_s: Range = Range(5.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    seed: int | None = None
+    sessions: Sessions = field(default_factory=Sessions)
+    id_tags: IdTags = field(default_factory=IdTags)
+    faults: Faults = field(default_factory=Faults)
+    network: Drops = field(default_factory=Drops)
+    configuration: Mapping[str, str] = field(default_factory=dict)  # OCPP key overrides for every station
+    enabled: bool = True  # False: stations only boot, heartbeat and answer (no sessions)
+
+    def mean_idle_s(self) -> float:
+        s = self.sessions
+        if s.arrivals_per_hour is not None:
+            return 3600.0 / s.arrivals_per_hour if s.arrivals_per_hour > 0 else math.inf
+        return s.inter_arrival_s.mean if s.inter_arrival_s is not None else math.inf
+
+
+def _range(value: Any, where: str) -> Range:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise ScenarioError(f"{where} must be [low, high] (two numbers)")
+    low, high = float(value[0]), float(value[1])
+    if low < 0 or high < low:
+        raise ScenarioError(f"{where} = [{value[0]}, {value[1]}]: need 0 <= low <= high")
+    return Range(low, high)
+
+
+def _number(value: Any, where: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ScenarioError(f"{where} must be a number")
+    if value < 0 or not math.isfinite(value):
+        raise ScenarioError(f"{where} = {value}: must be a finite number >= 0")
+    return float(value)
+
+
+def _table(cls: type[Any], raw: Any, name: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"[{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        spec = known.get(key)
+        if spec is None:
+            raise ScenarioError(f"unknown scenario key {name}.{key} (known: {', '.join(sorted(known))})")
+        where = f"{name}.{key}"
+        kind = str(spec.type)
+        if "Range" in kind:
+            values[key] = _range(value, where)
+        elif kind == "str":
+            if not isinstance(value, str) or not value:
+                raise ScenarioError(f"{where} must be a non-empty string")
+            values[key] = value
+        elif kind == "int":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ScenarioError(f"{where} must be an integer >= 1")
+            values[key] = value
+        else:
+            values[key] = _number(value, where)
+    return cls(**values)
+
+
+def parse_scenario(data: Mapping[str, Any]) -> Scenario:
+    known = {"seed", "sessions", "id_tags", "faults", "network", "configuration", "enabled"}
+    for key in data:
+        if key not in known:
+            raise ScenarioError(f"unknown scenario key {key} (known: {', '.join(sorted(known))})")
+    seed = data.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ScenarioError("seed must be an integer")
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ScenarioError("enabled must be true or false")
+    sessions: Sessions = _table(Sessions, data.get("sessions", {}), "sessions")
+    if "arrivals_per_hour" in data.get("sessions", {}) and "inter_arrival_s" not in data.get("sessions", {}):
+        sessions = replace(sessions, inter_arrival_s=None)  # a rate given alone replaces the default range
+    if sessions.tag_first + sessions.plug_first + sessions.remote <= 0:
+        raise ScenarioError("sessions: tag_first + plug_first + remote must be > 0")
+    id_tags: IdTags = _table(IdTags, data.get("id_tags", {}), "id_tags")
+    if id_tags.unknown_share + id_tags.blocked_share > 1:
+        raise ScenarioError("id_tags: unknown_share + blocked_share must be <= 1")
+    configuration = data.get("configuration", {})
+    if not isinstance(configuration, dict):
+        raise ScenarioError("[configuration] must be a table")
+    return Scenario(
+        seed=seed,
+        sessions=sessions,
+        id_tags=id_tags,
+        faults=_table(Faults, data.get("faults", {}), "faults"),
+        network=_table(Drops, data.get("network", {}), "network"),
+        configuration={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in configuration.items()},
+        enabled=enabled,
+    )
+
+
+def load_scenario(path: Path | None) -> Scenario:
+    if path is None:
+        return Scenario()
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario {path}: not valid TOML: {exc}") from None
+    return parse_scenario(data)
+
+
+class ScenarioRunner:
+    """Moves every station of a fleet through the scenario; the state is the driver's three scenario slots."""
+
+    __slots__ = ("_power_w", "_rand", "_stats", "scenario")
+
+    def __init__(
+        self, scenario: Scenario, hardware: Hardware, rand: Callable[[SeededStation], float], stats: FleetStats
+    ) -> None:
+        self.scenario = scenario
+        self._rand = rand
+        self._stats = stats
+        self._power_w = hardware.voltage_v * hardware.phases * min(hardware.max_current_a, hardware.ev_max_current_a)
+
+    def begin(self, d: ScenarioStation, now: float) -> None:
+        """Called once a station is Accepted for the first time: its first arrival is one idle period away."""
+        if self.scenario.enabled and d.scenario_phase == IDLE and d.scenario_at == math.inf:
+            d.scenario_at = now + self._idle(d)
+
+    def _idle(self, d: ScenarioStation) -> float:
+        s = self.scenario.sessions
+        u = self._rand(d)
+        if s.arrivals_per_hour is not None:
+            return math.inf if s.arrivals_per_hour <= 0 else -math.log(1.0 - u) * 3600.0 / s.arrivals_per_hour
+        assert s.inter_arrival_s is not None
+        return s.inter_arrival_s.draw(u)
+
+    def _tag(self, d: ScenarioStation) -> str:
+        t = self.scenario.id_tags
+        u = self._rand(d)
+        n = int(self._rand(d) * t.pool) + 1
+        if u < t.unknown_share:
+            return f"UNKNOWN-{n:05d}"
+        if u < t.unknown_share + t.blocked_share:
+            return f"BLOCKED-{n:05d}"
+        return f"{t.prefix}-{n:05d}"
+
+    def step(self, d: ScenarioStation, now: float) -> None:
+        controls = d.controls
+        if controls is None or not self.scenario.enabled:
+            return
+        phase = d.scenario_phase
+        try:
+            if phase == IDLE:
+                self._arrive(d, now)
+            elif phase == ARRIVED:
+                # The second half of the arrival: the cable after the card, or the card after the cable.
+                if d.scenario_tag is not None:
+                    if d.core.connectors[0].plugged:
+                        controls.present_id_tag(d.scenario_tag, 1)
+                    else:
+                        controls.plug(d.core.now(), 1)
+                d.scenario_phase = CHARGING
+                d.scenario_at = now + self._session_s(d)
+            elif phase == CHARGING:
+                tx = d.core.connectors[0].transaction
+                if tx is not None:
+                    controls.present_id_tag(tx.id_tag, 1)  # stop with the same card (reason Local)
+                d.scenario_phase = LEAVING
+                d.scenario_at = now + STEP_S
+            elif phase == LEAVING:
+                if d.core.connectors[0].plugged:
+                    controls.unplug(d.core.now(), 1, "both")
+                self._rest(d, now)
+            elif phase == FAULTED:
+                controls.set_fault(1, None, None)
+                self._rest(d, now)
+            elif phase == DROPPED:
+                d.set_online(True)
+                self._rest(d, now)
+        except ValueError:
+            # The hardware refused (e.g. the cable is locked while the CSMS holds the transaction): try later.
+            self._stats.errors["scenario-refused"] += 1
+            self._rest(d, now)
+
+    def _rest(self, d: ScenarioStation, now: float) -> None:
+        d.scenario_phase = IDLE
+        d.scenario_tag = None
+        d.scenario_at = now + self._idle(d)
+
+    def _session_s(self, d: ScenarioStation) -> float:
+        s = self.scenario.sessions
+        duration = s.duration_s.draw(self._rand(d))
+        if s.energy_wh is not None and self._power_w > 0:
+            duration = min(duration, s.energy_wh.draw(self._rand(d)) / self._power_w * 3600.0)
+        return duration
+
+    def _arrive(self, d: ScenarioStation, now: float) -> None:
+        core = d.core
+        if not core.online:
+            d.scenario_at = now + NOT_READY_RETRY_S
+            return
+        sc = self.scenario
+        idle = sc.mean_idle_s()
+        # Per station-hour rates, drawn once per idle period: p = rate × mean idle time.
+        u = self._rand(d)
+        p_fault = sc.faults.per_hour * idle / 3600.0 if math.isfinite(idle) else 0.0
+        p_drop = sc.network.per_hour * idle / 3600.0 if math.isfinite(idle) else 0.0
+        assert d.controls is not None
+        if u < p_fault:
+            d.controls.set_fault(1, sc.faults.error_code, None)
+            d.scenario_phase = FAULTED
+            d.scenario_at = now + sc.faults.duration_s.draw(self._rand(d))
+            return
+        if u < p_fault + p_drop:
+            d.set_online(False)
+            d.scenario_phase = DROPPED
+            d.scenario_at = now + sc.network.duration_s.draw(self._rand(d))
+            return
+        s = sc.sessions
+        pick = self._rand(d) * (s.tag_first + s.plug_first + s.remote)
+        connector = core.connectors[0]
+        if pick < s.tag_first:
+            d.scenario_tag = self._tag(d)
+            d.controls.present_id_tag(d.scenario_tag, 1)
+        elif pick < s.tag_first + s.plug_first:
+            d.scenario_tag = self._tag(d)
+            if not connector.plugged:
+                d.controls.plug(core.now(), 1)
+        else:
+            # Remote start: the EV is plugged in; the CSMS decides (RemoteStartTransaction) or nothing happens.
+            d.scenario_tag = None
+            if not connector.plugged:
+                d.controls.plug(core.now(), 1)
+        d.scenario_phase = ARRIVED
+        d.scenario_at = now + STEP_S

@@ -1,0 +1,92 @@
+"""`ocpp-station fleet` from the outside: bad input gets one line and exit 2; the report matches the CSMS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.cli import main
+from tests.support.fleet_csms import FleetCsms
+
+URL = "ws://127.0.0.1:9/ocpp"
+
+
+@pytest.mark.parametrize(
+    ("extra", "scenario", "message"),
+    [
+        (["--count", "0"], None, "--count 0: a fleet needs at least one station"),
+        (["--count", "5", "--ramp", "-3"], None, "--ramp -3: must be > 0"),
+        (["--count", "12", "--id-pattern", "CP-{n!s:.1}"], None, "yields duplicate ids for 12 stations (e.g. CP-1)"),
+        (["--count", "5", "--id-pattern", "CP"], None, "gives the same id for every station"),
+        (["--count", "5"], "[sessions]\nbogus = 1\n", "unknown scenario key sessions.bogus"),
+        (["--count", "5"], "[network]\nper_hour = -0.5\n", "network.per_hour = -0.5: must be a finite number >= 0"),
+        (["--count", "5"], "[sessions]\nduration_s = [5, 1]\n", "sessions.duration_s = [5, 1]: need 0 <= low <= high"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    extra: list[str], scenario: str | None, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["fleet", "--csms", URL, *extra]
+    if scenario is not None:
+        path = tmp_path / "scenario.toml"
+        path.write_text(scenario)
+        argv += ["--scenario", str(path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_too_few_file_descriptors_are_foreseen(capsys: pytest.CaptureFixture[str]) -> None:
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200)); from ocpp_station.cli import main; "
+        "raise SystemExit(main(['fleet', '--csms', 'ws://127.0.0.1:9/x', '--count', '1000']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "1000 stations need 1064 file descriptors but `ulimit -n` allows 200" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_csms_is_reported_not_a_traceback() -> None:
+    argv = [sys.executable, "-m", "ocpp_station", "fleet", "--csms", URL, "--count", "3", "--quiet"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot reach the central system at ws://127.0.0.1:9/ocpp: ConnectionRefusedError" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+async def csms() -> AsyncIterator[FleetCsms]:
+    server = FleetCsms(heartbeat_interval=1)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_the_report_agrees_with_what_the_csms_counted(csms: FleetCsms, tmp_path: Path) -> None:
+    scenario = tmp_path / "fast.toml"
+    scenario.write_text(
+        "[sessions]\ninter_arrival_s = [0.2, 0.5]\nduration_s = [1, 1.5]\n"
+        "[configuration]\nMeterValueSampleInterval = 1\nWebSocketPingInterval = 0\n"
+    )
+    report = tmp_path / "report.json"
+    argv = ["-m", "ocpp_station", "fleet", "--csms", csms.url, "--count", "40", "--duration", "4"]
+    argv += ["--scenario", str(scenario), "--report", str(report), "--quiet", "--processes", "2"]
+    process = await asyncio.create_subprocess_exec(sys.executable, *argv, stdout=subprocess.PIPE)
+    stdout, _ = await process.communicate()
+    assert process.returncode == 0
+    document = json.loads(report.read_text())
+    assert document["shards"] == 2
+    assert document["stations"]["stations"] == 40
+    sent = {action: row["sent"] for action, row in document["actions"].items()}
+    assert sent == dict(csms.calls)
+    assert sent["BootNotification"] == 40 and sent.get("StopTransaction", 0) > 0
+    table = stdout.decode()
+    assert "fleet report: 40 stations (2 shard(s))" in table
+    assert f"BootNotification{40:>22}" in table
