@@ -165,5 +165,9 @@ async def test_broker_down_at_start_and_restarted_mid_transaction(rig: Rig, capl
     await rig.publish("connector/1/plug", {"state": "A"})
     stop = await rig.csms.wait_for_message("StopTransaction")
     assert stop["meterStop"] == 900
-    link_lines = [r.getMessage() for r in caplog.records if "broker" in r.getMessage()]
+    link_lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("ocpp_station.hardware") and "broker" in r.getMessage()
+    ]
     assert len(link_lines) == 4, link_lines  # unreachable, connected, unreachable, connected
