@@ -26,7 +26,17 @@ from websockets.uri import parse_uri
 
 from ocpp_station.fleet.context import FleetContext
 from ocpp_station.protocol import schemas
-from ocpp_station.protocol.rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
+from ocpp_station.protocol.rpc import (
+    Call,
+    CallError,
+    CallResult,
+    FrameError,
+    IgnoredFrame,
+    MessageType,
+    dumps,
+    encode,
+    parse_frame,
+)
 from ocpp_station.station.contract import Registration
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
@@ -465,7 +475,8 @@ class StationDriver:
         if self._fired is not None and action in _LATENESS_ACTIONS:
             stats.late(action, now - self._fired)
             self._fired = None
-        self._send(conn, encode(Call(call.unique_id, action, call.payload)))
+        # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
+        self._send(conn, dumps([MessageType.CALL, call.unique_id, action, call.payload]))
 
     def on_timer(self, now: float, deadline: float) -> None:
         core = self.core
