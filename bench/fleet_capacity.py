@@ -82,6 +82,7 @@ async def measure(
             scenario=scenario,
             seed=scenario.seed or 1,
             ramp_per_s=ramp,
+            freeze_gc=True,  # as `ocpp-station fleet` does
         )
     )
     fleet.start()

@@ -117,7 +117,13 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         check_fd_limit(len(ids))
         seed = args.seed if args.seed is not None else (scenario.seed if scenario.seed is not None else 1)
         options = FleetOptions(
-            csms_url=args.csms, ids=ids, settings=settings, scenario=scenario, seed=seed, ramp_per_s=args.ramp
+            csms_url=args.csms,
+            ids=ids,
+            settings=settings,
+            scenario=scenario,
+            seed=seed,
+            ramp_per_s=args.ramp,
+            freeze_gc=True,
         )
         doc = asyncio.run(_run(options, args, out))
     except (FleetInputError, ScenarioError, SettingsError, FleetExit, ValueError) as exc:
