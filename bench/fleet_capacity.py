@@ -12,7 +12,13 @@ process on the same machine; the fleet (`ocpp_station.fleet`, one process, memor
   timer was due;
 * time to boot all: from the first connection until every station is Accepted (ramp 2 000 stations/s).
 
-Run: .venv/bin/python bench/fleet_capacity.py [--sizes 1000 5000 10000 20000] [--steady 60]
+With `--processes P` each size runs as P fleet processes (shards `I/P`, `count / P` stations each, as
+`ocpp-station fleet --processes P` does), each against its own load CSMS on its own port: one process may hold
+at most `ulimit -n` sockets (a hard 20 000 here, for a fleet and for a CSMS alike), so 20 000 stations on this
+machine are 2 processes x 10 000. The figures are merged: RSS, CPU and calls/s summed, the lateness p99 taken
+from the merged histograms, time to boot all the slowest shard's.
+
+Run: .venv/bin/python bench/fleet_capacity.py [--sizes 1000 5000 10000 20000] [--steady 60] [--processes P]
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
 from ocpp_station.fleet.scenario import load_scenario
+from ocpp_station.fleet.stats import LogHistogram
 from ocpp_station.settings import parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +67,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def measure(count: int, url: str, steady_s: float, ramp: float) -> dict[str, float]:
+async def measure(
+    count: int, url: str, steady_s: float, ramp: float, shard: tuple[int, int] = (0, 1)
+) -> dict[str, Any]:
     scenario = load_scenario(ROOT / "scenarios" / "bench.toml")
     settings = parse_settings({"hardware": {"connectors": 1}})
     gc.collect()
@@ -67,11 +77,12 @@ async def measure(count: int, url: str, steady_s: float, ramp: float) -> dict[st
     fleet = Fleet(
         FleetOptions(
             csms_url=url,
-            ids=station_ids(f"B{count}-{{n:05d}}", count),
+            ids=station_ids(f"B{count}-{{n:05d}}", count, shard),
             settings=settings,
             scenario=scenario,
             seed=scenario.seed or 1,
             ramp_per_s=ramp,
+            freeze_gc=True,  # as `ocpp-station fleet` does
         )
     )
     fleet.start()
@@ -100,7 +111,8 @@ async def measure(count: int, url: str, steady_s: float, ramp: float) -> dict[st
     calls = (s1 - s0) / (t1 - t0)
     cpu = (c1 - c0) / (t1 - t0)
     late = {k: (h.quantile(0.99) or 0.0) for k, h in fleet.stats.lateness.items()}
-    result = {
+    count = len(fleet.options.ids)
+    result: dict[str, Any] = {
         "stations": count,
         "rss_mib": rss / 2**20,
         "kib_per_station": rss / count / 1024,
@@ -115,34 +127,92 @@ async def measure(count: int, url: str, steady_s: float, ramp: float) -> dict[st
         "boot_all_s": booted_s,
         "errors": sum(fleet.stats.errors.values()),
         "msgs_per_s": msgs,
+        "kernel_cpu_s": k1 - k0,
+        "cpu_s": c1 - c0,
+        "lateness": {k: h.to_json() for k, h in fleet.stats.lateness.items()},
     }
     await asyncio.sleep(1)
     return result
 
 
-def run_one(count: int, csms: Path, steady_s: float, ramp: float) -> dict[str, float]:
+def start_csms(csms: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    log = open(os.devnull, "w")  # noqa: SIM115 -- closed below; the CSMS's own report is not needed
     server = subprocess.Popen(
         [sys.executable, str(csms), "--port", str(port), "--heartbeat-interval", "10", "--report-interval", "60"],
-        stdout=log,
+        stdout=subprocess.DEVNULL,  # the CSMS's own report is not needed
         stderr=subprocess.STDOUT,
     )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return server, port
+        time.sleep(0.05)
+    server.terminate()
+    raise SystemExit(f"the load CSMS {csms} did not start listening on port {port}")
+
+
+def run_one(count: int, csms: Path, steady_s: float, ramp: float) -> dict[str, Any]:
+    server, port = start_csms(csms)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            raise SystemExit(f"the load CSMS {csms} did not start listening on port {port}")
-        coro = measure(count, f"ws://127.0.0.1:{port}/ocpp", steady_s, ramp)
-        return asyncio.run(coro)
+        return asyncio.run(measure(count, f"ws://127.0.0.1:{port}/ocpp", steady_s, ramp))
     finally:
         server.terminate()
         server.wait(10)
-        log.close()
+
+
+def run_sharded(count: int, csms: Path, steady_s: float, ramp: float, processes: int) -> dict[str, Any]:
+    """P fleet processes (shards I/P), each against its own load CSMS, started together; merged figures."""
+    servers = [start_csms(csms) for _ in range(processes)]
+    workers = []
+    try:
+        for index, (_, port) in enumerate(servers):
+            command = [sys.executable, __file__, "--worker", f"{index}/{processes}", "--sizes", str(count)]
+            command += ["--url", f"ws://127.0.0.1:{port}/ocpp", "--steady", str(steady_s), "--ramp", str(ramp)]
+            workers.append(subprocess.Popen(command, stdout=subprocess.PIPE))
+        shards = []
+        for worker in workers:
+            out, _ = worker.communicate()
+            if worker.returncode != 0:
+                raise SystemExit(f"a fleet shard failed (exit {worker.returncode})")
+            shards.append(json.loads(out))
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+        for server, _ in servers:
+            server.terminate()
+            server.wait(10)
+    return merge(shards)
+
+
+def merge(shards: list[dict[str, Any]]) -> dict[str, Any]:
+    total = sum(r["stations"] for r in shards)
+    rss = sum(r["rss_mib"] for r in shards)
+    cpu = sum(r["cpu_cores"] for r in shards)
+    calls = sum(r["calls_per_s"] for r in shards)
+    late: dict[str, LogHistogram] = {}
+    for r in shards:
+        for kind, data in r["lateness"].items():
+            late.setdefault(kind, LogHistogram()).merge(LogHistogram.from_json(data))
+    cpu_s = sum(r["cpu_s"] for r in shards)
+    return {
+        "stations": total,
+        "processes": len(shards),
+        "rss_mib": rss,
+        "kib_per_station": rss * 1024 / total,
+        "cpu_cores": cpu,
+        "cpu_kernel_share": sum(r["kernel_cpu_s"] for r in shards) / cpu_s if cpu_s else 0.0,
+        "calls_per_s": calls,
+        "demand_per_s": DEMAND_PER_STATION * total,
+        "cpu_per_1000_calls": cpu / calls * 1000 if calls else 0.0,
+        "late_timer_p99_s": (late["timer"].quantile(0.99) or 0.0) if "timer" in late else 0.0,
+        "late_heartbeat_p99_s": (late["Heartbeat"].quantile(0.99) or 0.0) if "Heartbeat" in late else 0.0,
+        "late_metervalues_p99_s": (late["MeterValues"].quantile(0.99) or 0.0) if "MeterValues" in late else 0.0,
+        "boot_all_s": max(r["boot_all_s"] for r in shards),
+        "errors": sum(r["errors"] for r in shards),
+        "shards": [{k: v for k, v in r.items() if k != "lateness"} for r in shards],
+    }
 
 
 def main() -> None:
@@ -152,9 +222,17 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=2000.0, help="stations connecting per second")
     parser.add_argument("--csms", type=Path, default=DEFAULT_CSMS)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--processes", type=int, default=1, help="fleet processes (and load CSMSs) per size")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # I/P: one shard of --processes, JSON on stdout
+    parser.add_argument("--url", help=argparse.SUPPRESS)  # the worker's CSMS
     args = parser.parse_args()
+    if args.worker:
+        index, total = (int(x) for x in args.worker.split("/"))
+        result = asyncio.run(measure(args.sizes[0], args.url, args.steady, args.ramp, (index, total)))
+        print(json.dumps(result))
+        return
     # One socket per station on each side; the CSMS child inherits the limit. Root may raise the hard limit too.
-    need = 2 * max(args.sizes) + 1024
+    need = 2 * max(args.sizes) // args.processes + 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), max(hard, need)))
@@ -167,10 +245,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = []
     for size in args.sizes:
-        r = run_one(size, args.csms, args.steady, args.ramp)
+        if args.processes > 1:
+            r = run_sharded(size, args.csms, args.steady, args.ramp, args.processes)
+        else:
+            r = run_one(size, args.csms, args.steady, args.ramp)
         results.append(r)
+        label = f"{size:,}" if args.processes == 1 else f"{size:,} ({args.processes} × {size // args.processes:,})"
         print(
-            f"| {size:,} | {r['rss_mib']:.0f} MiB | {r['kib_per_station']:.1f} | {r['cpu_cores'] * 100:.0f} % "
+            f"| {label} | {r['rss_mib']:.0f} MiB | {r['kib_per_station']:.1f} | {r['cpu_cores'] * 100:.0f} % "
             f"| {r['calls_per_s']:,.0f} ({r['demand_per_s']:,.0f}) | {r['cpu_per_1000_calls']:.3f} "
             f"| {r['late_timer_p99_s'] * 1000:.0f} ms | {r['late_heartbeat_p99_s'] * 1000:.0f} ms "
             f"| {r['late_metervalues_p99_s'] * 1000:.0f} ms | {r['boot_all_s']:.1f} s | {r['errors']} "

@@ -61,10 +61,21 @@ class ManualClock:
         self._mono += seconds
 
 
+# The whole second last formatted and its text up to the '.', swapped as one tuple (threads may share it).
+_last_second: tuple[datetime | None, str] = (None, "")
+
+
 def iso_utc(timestamp: float) -> str:
     """UTC, millisecond precision, 'Z' suffix: the certified station's timestamp format."""
     moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    global _last_second
+    second = moment.replace(microsecond=0)
+    cached, text = _last_second
+    # A fleet stamps thousands of messages within the same second: strftime once per second.
+    if cached != second:
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second = (second, text)
+    return f"{text}{moment.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> float:

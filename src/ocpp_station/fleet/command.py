@@ -64,7 +64,11 @@ def add_fleet_parser(sub: Any) -> None:
     p.add_argument("--duration", type=float, default=0.0, help="seconds to run (default: until Ctrl-C)")
     p.add_argument("--processes", type=int, default=1, help="shards run as child processes, one per core")
     p.add_argument("--shard", type=_shard, help="run shard I of N (I/N; default: JOB_COMPLETION_INDEX/FLEET_SHARDS)")
-    p.add_argument("--api", type=_host_port, help="control API HOST:PORT (every station, plus /api/fleet)")
+    p.add_argument(
+        "--api",
+        type=_host_port,
+        help="control API HOST:PORT (every station, plus /api/fleet/summary and /api/fleet/network)",
+    )
     p.add_argument("--metrics", type=_host_port, help="Prometheus /metrics HOST:PORT")
     p.add_argument("--report", type=Path, help="write the end report as JSON here")
     p.add_argument("--keep-trying", action="store_true", help="keep going while the central system is unreachable")
@@ -117,7 +121,13 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         check_fd_limit(len(ids))
         seed = args.seed if args.seed is not None else (scenario.seed if scenario.seed is not None else 1)
         options = FleetOptions(
-            csms_url=args.csms, ids=ids, settings=settings, scenario=scenario, seed=seed, ramp_per_s=args.ramp
+            csms_url=args.csms,
+            ids=ids,
+            settings=settings,
+            scenario=scenario,
+            seed=seed,
+            ramp_per_s=args.ramp,
+            freeze_gc=True,
         )
         doc = asyncio.run(_run(options, args, out))
     except (FleetInputError, ScenarioError, SettingsError, FleetExit, ValueError) as exc:

@@ -31,6 +31,7 @@ class ScenarioStation(SeededStation, Protocol):
     scenario_at: float
     scenario_phase: int
     scenario_tag: str | None
+    manual: bool
 
     def set_online(self, online: bool) -> None: ...
 
@@ -61,6 +62,8 @@ class FleetContext(Protocol):
     def now(self) -> float: ...
 
     def station_url(self, charge_box_id: str) -> str: ...
+
+    def endpoint(self, charge_box_id: str) -> tuple[str, int, ssl.SSLContext | None]: ...
 
     def rand(self, station: SeededStation) -> float: ...
 

@@ -26,7 +26,17 @@ from websockets.uri import parse_uri
 
 from ocpp_station.fleet.context import FleetContext
 from ocpp_station.protocol import schemas
-from ocpp_station.protocol.rpc import Call, CallError, CallResult, FrameError, IgnoredFrame, encode, parse_frame
+from ocpp_station.protocol.rpc import (
+    Call,
+    CallError,
+    CallResult,
+    FrameError,
+    IgnoredFrame,
+    MessageType,
+    dumps,
+    encode,
+    parse_frame,
+)
 from ocpp_station.station.contract import Registration
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
@@ -117,6 +127,7 @@ class StationDriver:
         "fleet",
         "hardware",
         "index",
+        "manual",
         "online",
         "scenario_at",
         "scenario_phase",
@@ -153,6 +164,7 @@ class StationDriver:
         self.scenario_at = math.inf
         self.scenario_phase = 0
         self.scenario_tag: str | None = None
+        self.manual = False  # powered by hand (a test bench), not by the fleet: the scenario leaves it alone
         core.set_waker(self.wake)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -218,9 +230,8 @@ class StationDriver:
         self._net_at = now + OPEN_TIMEOUT_S
         conn = _Connection(self)
         self._conn = conn
-        future = asyncio.ensure_future(
-            fleet.loop.create_connection(lambda: conn, fleet.host, fleet.port, ssl=fleet.ssl_context)
-        )
+        host, port, ssl_context = fleet.endpoint(self.core.charge_box_id)
+        future = asyncio.ensure_future(fleet.loop.create_connection(lambda: conn, host, port, ssl=ssl_context))
         self._connecting = future
         future.add_done_callback(lambda f: self._connect_done(conn, f))
 
@@ -465,7 +476,8 @@ class StationDriver:
         if self._fired is not None and action in _LATENESS_ACTIONS:
             stats.late(action, now - self._fired)
             self._fired = None
-        self._send(conn, encode(Call(call.unique_id, action, call.payload)))
+        # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
+        self._send(conn, dumps([MessageType.CALL, call.unique_id, action, call.payload]))
 
     def on_timer(self, now: float, deadline: float) -> None:
         core = self.core
@@ -511,6 +523,44 @@ class StationDriver:
             conn.flush()
             self._pong_due = True
             self._net_at = now + interval
+
+    # -- the power switch (a test bench driving one station of the fleet) --------------------------------
+    def power_off(self, graceful: bool) -> None:
+        """Switch the station off: a graceful power-off closes the link normally (1000), a cut just drops it;
+        either way nothing more is sent and no timer of the old core fires again."""
+        self.online = False
+        self._net_at = math.inf
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if graceful and conn.ws is not None and conn.ws.state is State.OPEN:
+                conn.ws.send_close(1000)
+                conn.flush()
+                conn.driver = None
+            else:
+                conn.abort()
+        if self._connecting is not None:
+            self._connecting.cancel()
+        self._state = IDLE
+        self._pending = None
+        self._pending_until = math.inf
+        self._reset_at = math.inf
+        self.core.timers.cancel_all()
+        self.core.set_waker(lambda: None)
+        if self.booted:
+            self.booted = False
+            self.fleet.on_reset()
+        self.fleet.timers.schedule(self, math.inf)
+
+    def power_on(self) -> None:
+        """Switch the station on: a new core over the same store and hardware (as a power cycle leaves them),
+        connecting at once."""
+        self.online = True
+        self.core = self.fleet.rebuild(self.core.charge_box_id, self.store, self.hardware)
+        self.core.set_waker(self.wake)
+        self.core.start()
+        self._backoff = 0.0
+        self._net_at = self.fleet.now()
+        self._after()
 
     # -- reset -----------------------------------------------------------------------------------------
     def _restart(self, kind: str) -> None:

@@ -9,6 +9,7 @@ hardware and its driver.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import ssl
 import time
@@ -78,21 +79,20 @@ class FleetOptions:
     seed: int = 0
     ramp_per_s: float = 200.0
     store_factory: Callable[[str], Store] | None = None  # None: a MemoryStore per station
+    # The process is the fleet's (the command, a shard, the bench): once the stations are built and once they
+    # have all booted, their long-lived objects leave the cyclic collector's generations (gc.freeze). Else each
+    # full collection walks millions of them and stalls every timer of the fleet for most of a second.
+    freeze_gc: bool = False
 
 
 class Fleet:
     def __init__(self, options: FleetOptions, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.options = options
         self.loop = loop or asyncio.get_running_loop()
-        parts = urlsplit(options.csms_url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise FleetInputError(f"--csms {options.csms_url!r}: need a ws:// or wss:// URL")
-        self.host = parts.hostname
-        self.port = parts.port or (443 if parts.scheme == "wss" else 80)
-        self.ssl_context: ssl.SSLContext | None = (
-            ssl.create_default_context(cafile=options.settings.network.ca_file) if parts.scheme == "wss" else None
-        )
+        self.host, self.port, self.ssl_context = self._parse_csms(options.csms_url, options.settings)
         self._base_url = options.csms_url.rstrip("/")
+        # Stations sent to another central system than the fleet's (a test bench's, see `redirect`).
+        self._elsewhere: dict[str, tuple[str, int, ssl.SSLContext | None, str]] = {}
         settings = options.settings
         if options.scenario.configuration:
             settings = replace(settings, configuration={**settings.configuration, **options.scenario.configuration})
@@ -121,6 +121,37 @@ class Fleet:
             self.drivers.append(driver)
             self.by_id[charge_box_id] = driver
 
+    @staticmethod
+    def _parse_csms(url: str, settings: StationSettings) -> tuple[str, int, ssl.SSLContext | None]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise FleetInputError(f"--csms {url!r}: need a ws:// or wss:// URL")
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        context = ssl.create_default_context(cafile=settings.network.ca_file) if parts.scheme == "wss" else None
+        return parts.hostname, port, context
+
+    def redirect(self, charge_box_id: str, csms_url: str | None) -> None:
+        """From its next connection on, the station talks to `csms_url` (None: back to the fleet's)."""
+        if csms_url is None:
+            self._elsewhere.pop(charge_box_id, None)
+            return
+        host, port, context = self._parse_csms(csms_url, self.settings)
+        self._elsewhere[charge_box_id] = (host, port, context, csms_url.rstrip("/"))
+
+    def renew(self, charge_box_id: str) -> None:
+        """A new unit in the station's place (a new store and new hardware, nothing plugged), for its next
+        power-on; the station must be powered off. A test bench starts each case from a new station."""
+        driver = self.by_id[charge_box_id]
+        store = self._new_store(charge_box_id)
+        built = build_hardware(self.settings.hardware, store)
+        driver.store, driver.hardware, driver.controls = store, built, built.controls
+
+    def endpoint(self, charge_box_id: str) -> tuple[str, int, ssl.SSLContext | None]:
+        elsewhere = self._elsewhere.get(charge_box_id)
+        if elsewhere is not None:
+            return elsewhere[0], elsewhere[1], elsewhere[2]
+        return self.host, self.port, self.ssl_context
+
     def _new_store(self, charge_box_id: str) -> Store:
         if self._store_factory is not None:
             return self._store_factory(charge_box_id)
@@ -141,7 +172,9 @@ class Fleet:
 
     def station_url(self, charge_box_id: str) -> str:
         # OCPP-J 1.6 §3.1.1: the identity is appended as one percent-encoded path segment.
-        return f"{self._base_url}/{quote(charge_box_id, safe='')}"
+        elsewhere = self._elsewhere.get(charge_box_id)
+        base = self._base_url if elsewhere is None else elsewhere[3]
+        return f"{base}/{quote(charge_box_id, safe='')}"
 
     def rand(self, station: SeededStation) -> float:
         """A uniform draw in [0, 1) from (seed, station number, the station's draw count): seeded per station."""
@@ -171,7 +204,9 @@ class Fleet:
         if self.booted == len(self.drivers) and self.stats.booted_at is None:
             self.stats.booted_at = self.now() - self.started_at
             self.booted_event.set()
-        self.scenario.begin(station, self.now())
+            self._freeze_gc()
+        if not station.manual:
+            self.scenario.begin(station, self.now())
 
     def on_reset(self) -> None:
         self.booted -= 1
@@ -181,6 +216,11 @@ class Fleet:
         assert isinstance(hardware, BuiltHardware)
         return self._assemble(charge_box_id, cast(Store, store), hardware)
 
+    def _freeze_gc(self) -> None:
+        if self.options.freeze_gc:
+            gc.collect()
+            gc.freeze()
+
     def note_error(self, kind: str, message: str) -> None:
         self.stats.errors[kind] += 1
         self.last_error = message
@@ -189,6 +229,7 @@ class Fleet:
     def start(self) -> None:
         """Power every station on, their first connection ramped at `ramp_per_s` (no SYN flood)."""
         self.running = True
+        self._freeze_gc()
         self.started_at = self.now()
         rate = self.options.ramp_per_s
         for k, driver in enumerate(self.drivers):

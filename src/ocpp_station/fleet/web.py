@@ -2,7 +2,8 @@
 
 Every station is reachable at `/api/stations/{id}/...` (the same routes and contract as `ocpp-station run`,
 `shell/api.py`), through a `CoreControl` made on demand: no per-station server or object beyond the core.
-Fleet-wide: `GET /api/fleet` (counts and counters), `POST /api/fleet/network {"share": 0.1, "online": false}`
+Fleet-wide: `GET /api/fleet/summary` (counts and counters; `GET /api/fleet` is the web panel's list of station
+states, served by `create_app` for any directory), `POST /api/fleet/network {"share": 0.1, "online": false}`
 (cut or restore the network of a share of the stations: a reconnect storm on demand).
 """
 
@@ -67,7 +68,7 @@ def fleet_app(fleet: Fleet) -> web.Application:
         changed = fleet.set_online(share, online)
         return web.json_response({"stations": len(changed), "online": online})
 
-    app.router.add_get("/api/fleet", summary, allow_head=False)
+    app.router.add_get("/api/fleet/summary", summary, allow_head=False)
     app.router.add_post("/api/fleet/network", network)
     return app
 

@@ -177,8 +177,12 @@ def _encode_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+# One encoder for the process: `json.dumps` with options builds a new one per call, on every message sent.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default)
+
+
 def dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_encode_default)
+    return _ENCODER.encode(value)
 
 
 def encode(message: Message) -> str:

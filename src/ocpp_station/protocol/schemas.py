@@ -136,10 +136,39 @@ def _code_for(error: ValidationError) -> ErrorCode:
     return ErrorCode.FORMATION_VIOLATION
 
 
+# Payloads found valid, per schema: a fleet receives the same few responses thousands of times a second ({} for
+# StatusNotification and MeterValues, the same currentTime for every Heartbeat of that second, the same idTagInfo),
+# and validation is a pure function of (schema, payload). Only valid payloads are kept, bounded by clearing.
+_VALID: set[tuple[str, object]] = set()
+_VALID_MAX = 4096
+
+
+def _freeze(value: Any) -> object:
+    """A hashable image of a JSON value that tells apart what validation tells apart (True from 1, 1.0 from 1)."""
+    if isinstance(value, dict):
+        return (dict, tuple((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(_freeze(v) for v in value))
+    if value is None or isinstance(value, (str, int, float, Decimal)):
+        return (type(value), value)
+    raise TypeError(type(value).__name__)
+
+
 def _validate(name: str, payload: Any) -> None:
+    try:
+        key: tuple[str, object] | None = (name, _freeze(payload))
+    except TypeError:
+        key = None  # not a JSON value: the validator says what is wrong with it
+    if key is not None and key in _VALID:
+        return
     validator = _validator(name)
     if validator.is_valid(payload):
-        return  # the common case, without collecting and ranking errors (a fleet validates thousands per second)
+        # the common case, without collecting and ranking errors
+        if key is not None:
+            if len(_VALID) >= _VALID_MAX:
+                _VALID.clear()
+            _VALID.add(key)
+        return
     error = next(iter(sorted(validator.iter_errors(payload), key=_error_rank)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "payload"

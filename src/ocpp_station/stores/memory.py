@@ -7,7 +7,6 @@ station. It survives nothing: a process restart starts it empty. Writes to dicts
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -20,6 +19,19 @@ from ocpp_station.station.ports import (
     SecurityLogEntry,
     TransactionRecord,
 )
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON value (dicts, lists, scalars): what the SQLite store gets by keeping the JSON text.
+
+    A fleet enqueues every MeterValues and transaction message: `copy.deepcopy`'s memo and dispatch cost more
+    than the rest of the enqueue, and a JSON value has no cycles or shared parts that would need them.
+    """
+    if isinstance(value, dict):
+        return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
 
 
 class MemoryStore:
@@ -81,7 +93,7 @@ class MemoryStore:
         seq = self._next_seq
         self._next_seq += 1
         # A copy, as the SQLite store keeps the JSON text: later changes to the caller's dict do not leak in.
-        self._queue[seq] = QueuedMessage(seq, action, copy.deepcopy(payload), local_tx, unique_id, 0, 0.0)
+        self._queue[seq] = QueuedMessage(seq, action, _copy(payload), local_tx, unique_id, 0, 0.0)
         return seq
 
     def queue_head(self) -> QueuedMessage | None:
@@ -202,20 +214,20 @@ class MemoryStore:
 
     # -- charging profiles and reservations ----------------------------------------------------------------
     def profiles(self) -> list[tuple[int, dict[str, Any]]]:
-        return [(c, copy.deepcopy(body)) for _, (c, body) in sorted(self._profiles.items())]
+        return [(c, _copy(body)) for _, (c, body) in sorted(self._profiles.items())]
 
     def put_profile(self, profile_id: int, connector_id: int, body: dict[str, Any]) -> None:
-        self._profiles[profile_id] = (connector_id, copy.deepcopy(body))
+        self._profiles[profile_id] = (connector_id, _copy(body))
 
     def delete_profiles(self, profile_ids: list[int]) -> None:
         for profile_id in profile_ids:
             self._profiles.pop(profile_id, None)
 
     def reservations(self) -> list[dict[str, Any]]:
-        return [copy.deepcopy(body) for _, body in sorted(self._reservations.items())]
+        return [_copy(body) for _, body in sorted(self._reservations.items())]
 
     def put_reservation(self, reservation_id: int, connector_id: int, body: dict[str, Any]) -> None:
-        self._reservations[reservation_id] = copy.deepcopy(body)
+        self._reservations[reservation_id] = _copy(body)
 
     def delete_reservation(self, reservation_id: int) -> None:
         self._reservations.pop(reservation_id, None)

@@ -1,0 +1,108 @@
+"""The fleet's control API over real HTTP: fleet-wide queries, a reconnect storm on demand, every station reachable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
+from ocpp_station.fleet.scenario import parse_scenario
+from ocpp_station.fleet.web import fleet_app, serve
+from ocpp_station.settings import parse_settings
+from tests.fleet.test_fleet import until
+from tests.support.fleet_csms import FleetCsms
+
+COUNT = 40
+RAMP = 20.0  # stations/s: a restored share comes back spread over COUNT / RAMP = 2 s
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[tuple[Fleet, FleetCsms, str]]:
+    csms = FleetCsms(heartbeat_interval=30)
+    await csms.start()
+    fleet = Fleet(
+        FleetOptions(
+            csms_url=csms.url,
+            ids=station_ids("CP-{n:05d}", COUNT),
+            settings=parse_settings({"hardware": {"connectors": 1}}),
+            scenario=parse_scenario({"enabled": False}),
+            seed=5,
+            ramp_per_s=RAMP,
+        )
+    )
+    runner, port = await serve(fleet_app(fleet), "127.0.0.1", 0)
+    fleet.start()
+    try:
+        await asyncio.wait_for(fleet.booted_event.wait(), timeout=20)
+        yield fleet, csms, f"http://127.0.0.1:{port}"
+    finally:
+        fleet.stop()
+        await runner.cleanup()
+        await csms.stop()
+
+
+async def _json(http: aiohttp.ClientSession, method: str, url: str, body: object = None) -> tuple[int, Any]:
+    async with http.request(method, url, json=body) as response:
+        return response.status, await response.json()
+
+
+async def test_cutting_and_restoring_a_share_is_a_reconnect_storm_spread_over_time(
+    running: tuple[Fleet, FleetCsms, str],
+) -> None:
+    fleet, csms, base = running
+    async with aiohttp.ClientSession() as http:
+        status, summary = await _json(http, "GET", f"{base}/api/fleet/summary")
+        assert status == 200
+        assert summary["stations"] == COUNT and summary["booted"] == COUNT and summary["connected"] == COUNT
+        assert summary["sent"]["BootNotification"] == COUNT
+
+        first_wave = len(csms.connected_at)
+        status, cut = await _json(http, "POST", f"{base}/api/fleet/network", {"share": 0.5, "online": False})
+        assert (status, cut) == (200, {"stations": COUNT // 2, "online": False})
+        await until(lambda: fleet.counts()["connected"] == COUNT // 2)
+        status, summary = await _json(http, "GET", f"{base}/api/fleet/summary")
+        assert summary["connected"] == COUNT // 2
+
+        restored_at = asyncio.get_running_loop().time()
+        status, back = await _json(http, "POST", f"{base}/api/fleet/network", {"share": 0.5, "online": True})
+        assert (status, back) == (200, {"stations": COUNT // 2, "online": True})
+        await csms.wait_until(lambda c: len(c.connected_at) >= first_wave + COUNT // 2, timeout=15)
+        again = csms.connected_at[first_wave:]
+        assert len({i for i, _ in again}) == COUNT // 2  # the cut half, each once
+        times = sorted(t for _, t in again)
+        # Spread over the ramp's time for the fleet (40 / 20 = 2 s), not all at once.
+        assert times[-1] - times[0] > 1.0
+        assert sum(1 for t in times if t - times[0] < 0.5) < COUNT // 4
+        assert times[0] >= restored_at
+        await until(lambda: fleet.counts()["connected"] == COUNT)
+        # A reconnection, not a reboot (OCPP 1.6 §4.2.1).
+        assert csms.calls["BootNotification"] == COUNT
+        assert fleet.stats.reconnects == COUNT // 2
+
+
+async def test_bad_network_requests_get_a_clear_answer_and_change_nothing(
+    running: tuple[Fleet, FleetCsms, str],
+) -> None:
+    fleet, _, base = running
+    async with aiohttp.ClientSession() as http:
+        status, body = await _json(http, "POST", f"{base}/api/fleet/network", {"share": 1.5, "online": False})
+        assert status == 422 and "share" in body["error"]
+        status, body = await _json(http, "POST", f"{base}/api/fleet/network", {"online": False})
+        assert status == 400 and "share" in body["error"]
+        status, body = await _json(http, "POST", f"{base}/api/fleet/network", {"share": 0.5, "online": "no"})
+        assert status == 422
+    assert fleet.counts()["connected"] == COUNT
+
+
+async def test_every_station_is_reachable_by_its_id(running: tuple[Fleet, FleetCsms, str]) -> None:
+    _, _, base = running
+    async with aiohttp.ClientSession() as http:
+        status, state = await _json(http, "GET", f"{base}/api/stations/CP-00031/state")
+        assert status == 200
+        assert state["chargeBoxId"] == "CP-00031"
+        async with http.get(f"{base}/api/stations/CP-99999/state") as response:
+            assert response.status == 404

@@ -1,0 +1,77 @@
+"""OCTT cases against a station inside a running fleet (issue 11: every station answers as the certified one).
+
+A fleet of 20 certified stations runs a charging workload against a test central system; one of them is taken
+over by the harness for each case (`FleetStation`): the harness's ScriptedCsms is its central system, its
+neighbours go on charging meanwhile, and every frame of the case is schema-validated and checked in sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
+from ocpp_station.fleet.scenario import parse_scenario
+from ocpp_station.settings import parse_settings
+from ocpp_station.tools.harness.cases import REGISTRY
+from ocpp_station.tools.harness.fleet_station import FleetStationFactory
+from ocpp_station.tools.harness.runner import run_case
+from ocpp_station.tools.harness.settings import HarnessSettings
+from tests.support.fleet_csms import FleetCsms
+
+COUNT = 20
+UNDER_TEST = "CP-00007"
+# The neighbours charge all along; no configuration keys are changed, so the station under test is the
+# certified build the cases expect.
+WORKLOAD = {"sessions": {"inter_arrival_s": [0.5, 1.0], "duration_s": [1.0, 2.0]}}
+CASES = ["TC_001", "TC_003", "TC_010", "TC_019", "TC_026"]
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[tuple[Fleet, FleetCsms]]:
+    csms = FleetCsms(heartbeat_interval=10)
+    await csms.start()
+    fleet = Fleet(
+        FleetOptions(
+            csms_url=csms.url,
+            ids=station_ids("CP-{n:05d}", COUNT),
+            settings=parse_settings({}),
+            scenario=parse_scenario(WORKLOAD),
+            seed=3,
+            ramp_per_s=200.0,
+        )
+    )
+    fleet.start()
+    try:
+        await asyncio.wait_for(fleet.booted_event.wait(), timeout=20)
+        await csms.wait_until(lambda c: c.calls["StartTransaction"] >= 5, timeout=15)  # the fleet is at work
+        yield fleet, csms
+    finally:
+        fleet.stop()
+        await csms.stop()
+
+
+@pytest.mark.parametrize("tool_id", CASES)
+async def test_octt_case_against_a_station_of_a_running_fleet(
+    tool_id: str, fleet: tuple[Fleet, FleetCsms], tmp_path: Path
+) -> None:
+    running, csms = fleet
+    settings = replace(HarnessSettings(), charge_box_id=UNDER_TEST)
+    sessions_before = csms.calls["StopTransaction"]
+    boots_before = csms.calls["BootNotification"]
+    factory = FleetStationFactory(running, UNDER_TEST)
+    result = await run_case(REGISTRY[tool_id], settings=settings, station_factory=factory, data_root=tmp_path)
+    assert result.outcome == "pass", result.describe()
+    # The harness's station never talked to the fleet's central system during the case ...
+    assert csms.calls["BootNotification"] == boots_before
+    # ... its neighbours went on with their sessions, and it went back to the fleet's central system, booting
+    # there as a power-cycled station does.
+    assert not running.by_id[UNDER_TEST].manual
+    await csms.wait_until(
+        lambda c: c.calls["StopTransaction"] > sessions_before and c.calls["BootNotification"] == boots_before + 1,
+        timeout=15,
+    )
