@@ -45,3 +45,13 @@ def test_a_decimal_is_told_from_an_int_and_a_non_json_value_still_gets_the_valid
         schemas.validate_request("SetChargingProfile", payload)
     with pytest.raises(schemas.SchemaViolation):
         schemas.validate_response("Heartbeat", {"currentTime": object()})
+
+
+def test_a_large_payload_is_validated_but_not_remembered() -> None:
+    entries = [{"idTag": f"TAG-{n}", "idTagInfo": {"status": "Accepted"}} for n in range(100)]
+    update = {"listVersion": 1, "updateType": "Full", "localAuthorizationList": entries}
+    schemas._VALID.clear()
+    schemas.validate_request("SendLocalList", update)
+    assert not schemas._VALID  # a memo of megabyte frames would hold gigabytes
+    schemas.validate_request("SendLocalList", {"listVersion": 1, "updateType": "Full"})
+    assert len(schemas._VALID) == 1

@@ -138,17 +138,26 @@ def _code_for(error: ValidationError) -> ErrorCode:
 
 # Payloads found valid, per schema: a fleet receives the same few responses thousands of times a second ({} for
 # StatusNotification and MeterValues, the same currentTime for every Heartbeat of that second, the same idTagInfo),
-# and validation is a pure function of (schema, payload). Only valid payloads are kept, bounded by clearing.
+# and validation is a pure function of (schema, payload). Only small valid payloads are kept (a SendLocalList chunk
+# is not: 4 096 remembered megabyte frames would hold gigabytes), bounded by clearing.
 _VALID: set[tuple[str, object]] = set()
 _VALID_MAX = 4096
+_MEMO_MAX_NODES = 64
 
 
-def _freeze(value: Any) -> object:
+class _TooBig(Exception):
+    pass
+
+
+def _freeze(value: Any, budget: list[int]) -> object:
     """A hashable image of a JSON value that tells apart what validation tells apart (True from 1, 1.0 from 1)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig
     if isinstance(value, dict):
-        return (dict, tuple((k, _freeze(v)) for k, v in value.items()))
+        return (dict, tuple((k, _freeze(v, budget)) for k, v in value.items()))
     if isinstance(value, list):
-        return (list, tuple(_freeze(v) for v in value))
+        return (list, tuple(_freeze(v, budget) for v in value))
     if value is None or isinstance(value, (str, int, float, Decimal)):
         return (type(value), value)
     raise TypeError(type(value).__name__)
@@ -156,9 +165,9 @@ def _freeze(value: Any) -> object:
 
 def _validate(name: str, payload: Any) -> None:
     try:
-        key: tuple[str, object] | None = (name, _freeze(payload))
-    except TypeError:
-        key = None  # not a JSON value: the validator says what is wrong with it
+        key: tuple[str, object] | None = (name, _freeze(payload, [_MEMO_MAX_NODES]))
+    except (TypeError, _TooBig):
+        key = None  # not a JSON value (the validator says what is wrong with it), or too big to remember
     if key is not None and key in _VALID:
         return
     validator = _validator(name)
