@@ -594,17 +594,20 @@ class FirmwareManagement:
         upload.attempts += 1
         if upload.attempts == 1:
             self._log_status("Uploading", upload)  # N01.FR.08
-        upload.job_id = self._queue_job(
-            FileJob(
-                self._new_job_id(),
-                JobKind.UPLOAD,
-                location=upload.location,
-                file_name=upload.file_name,
-                start_time=upload.start,
-                stop_time=upload.stop,
-                log_kind=upload.kind,
-            )
+        upload.job_id = self._queue_upload(upload)
+
+    def _queue_upload(self, upload: _Upload) -> int:
+        """The file job of one upload attempt: GetDiagnostics' archive or a GetLog log (the upload's kind)."""
+        job = FileJob(
+            self._new_job_id(),
+            JobKind.UPLOAD,
+            location=upload.location,
+            file_name=upload.file_name,
+            start_time=upload.start,
+            stop_time=upload.stop,
+            log_kind=upload.kind,
         )
+        return self._queue_job(job)
 
     def _log_status(self, status: str, upload: _Upload) -> None:
         if status != "Uploading":
@@ -648,16 +651,7 @@ class FirmwareManagement:
         if upload.attempts == 1:
             self.st.diagnostics_status = "Uploading"
             self.st.send("DiagnosticsStatusNotification", {"status": "Uploading"})
-        upload.job_id = self._queue_job(
-            FileJob(
-                self._new_job_id(),
-                JobKind.UPLOAD,
-                location=upload.location,
-                file_name=upload.file_name,
-                start_time=upload.start,
-                stop_time=upload.stop,
-            )
-        )
+        upload.job_id = self._queue_upload(upload)
 
     def _diagnostics_outcome(self, status: str) -> None:
         self.st.timers.cancel(_DIAG_TIMER)
