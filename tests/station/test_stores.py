@@ -3,24 +3,47 @@ durable one promises: an update that fails halfway leaves nothing of itself, and
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from ocpp_station.station.ports import CertificateRecord, IdTagEntry, Store, StoreWriteError
 from ocpp_station.stores.memory import MemoryStore
+from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase, SharedSqliteStore
 from ocpp_station.stores.sqlite import SqliteStore
 from tests.support.core_driver import CoreDriver, result
 
 ENABLED = {"LocalAuthListEnabled": "true"}
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "shared-sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "shared-sqlite":
+        database = SharedSqliteDatabase(tmp_path / "fleet.sqlite")
+        # A neighbour with data of its own in every table: the contract's station must see none of it.
+        _fill(SharedSqliteStore(database, "CP-NEIGHBOUR"))
+        yield SharedSqliteStore(database, "CP-1")
+        database.close()
+        return
     made: Store = SqliteStore(tmp_path / "s.sqlite") if request.param == "sqlite" else MemoryStore()
     yield made
     made.close()
+
+
+def _fill(store: Store) -> None:
+    store.enqueue("MeterValues", {"n": 1}, None, "n1")
+    store.create_transaction(2, "NEIGHBOUR", None, 1, 1.0, None)
+    store.cache_put(IdTagEntry("N-TAG", "Blocked", None, None), now=0.5, capacity=10)
+    store.local_list_update(True, [IdTagEntry("N-TAG", "Accepted", None, None)], [], 9)
+    store.put_profile(1, 1, {"neighbour": True})
+    store.put_reservation(5, 1, {"neighbour": True})
+    store.put_certificate(CertificateRecord("a", "CentralSystemRootCertificate", "N", b"n", False))
+    store.append_security_log(1.0, "StartupOfTheDevice", "neighbour", keep=10)
+    store.set_meta("k", "neighbour")
+    store.save_config("HeartbeatInterval", "999")
 
 
 def test_the_queue_keeps_its_order_and_its_retry_state(store: Store) -> None:
@@ -139,3 +162,62 @@ def test_a_restart_on_the_same_file_finds_what_was_stored(tmp_path: Path) -> Non
     again.connect()
     assert result(again.call("GetLocalListVersion", {})) == {"listVersion": 6}
     again.close()
+
+
+def test_two_stations_sharing_one_database_see_only_their_own_data(tmp_path: Path) -> None:
+    database = SharedSqliteDatabase(tmp_path / "fleet.sqlite")
+    one, two = SharedSqliteStore(database, "CP-1"), SharedSqliteStore(database, "CP-2")
+    _fill(one)
+    assert two.queue_length() == 0 and two.queue_head() is None and two.queue_messages() == []
+    assert two.open_transactions() == [] and two.transaction_record(one.open_transactions()[0].local_id) is None
+    assert two.cache_get("n-tag") is None and two.local_list_empty() and two.local_list_known(["N-TAG"]) == set()
+    assert two.profiles() == [] and two.reservations() == [] and two.certificates() == []
+    assert two.security_log() == [] and two.get_meta("k") is None and two.load_config() == {}
+    # The same keys in the other station are other rows, and deleting them there leaves these.
+    _fill(two)
+    two.delete_profiles([1])
+    two.delete_reservation(5)
+    two.delete_certificate("a")
+    two.cache_clear()
+    two.local_list_update(True, [], [], 10)
+    two.dequeue(two.queue_messages()[0].seq)
+    for n in range(3):
+        two.append_security_log(2.0 + n, "StartupOfTheDevice", f"two {n}", keep=1)
+    assert one.profiles() == [(1, {"neighbour": True})] and one.reservations() == [{"neighbour": True}]
+    assert [c.certificate_id for c in one.certificates()] == ["a"] and one.cache_get("N-TAG") is not None
+    assert one.local_list_known(["n-tag"]) == {"N-TAG"} and one.get_meta("local_list_version") == "9"
+    assert one.queue_length() == 1 and [e.tech_info for e in one.security_log()] == ["neighbour"]
+    assert [e.tech_info for e in two.security_log()] == ["two 2"]
+    database.close()
+
+
+def test_after_a_flush_a_new_shared_database_on_the_file_sees_what_was_written(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.sqlite"
+    database = SharedSqliteDatabase(path, max_writes=10_000, max_delay_s=3600.0)
+    store = SharedSqliteStore(database, "CP-1")
+    local_id = store.create_transaction(1, "TAG", None, 100, 5.0, None)
+    store.enqueue("StartTransaction", {"idTag": "TAG"}, local_id, "u1")
+    with store.atomic():
+        store.set_meta("k", "v")
+    # Not yet committed: another connection on the file sees nothing of the open group.
+    with closing(sqlite3.connect(path)) as other:
+        assert other.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    database.flush()
+    again = SharedSqliteStore(SharedSqliteDatabase(path), "CP-1")
+    assert [t.local_id for t in again.open_transactions()] == [local_id]
+    assert [m.action for m in again.queue_messages()] == ["StartTransaction"] and again.get_meta("k") == "v"
+    database.close()
+
+
+def test_a_failed_atomic_block_in_a_group_leaves_the_rest_of_the_group(tmp_path: Path) -> None:
+    database = SharedSqliteDatabase(tmp_path / "fleet.sqlite", max_writes=10_000, max_delay_s=3600.0)
+    store = SharedSqliteStore(database, "CP-1")
+    store.set_meta("before", "1")
+    with pytest.raises(StoreWriteError):
+        store.local_list_update(
+            True, [IdTagEntry("C", "Accepted", None, None), IdTagEntry("X", None, None, None)], [], 2
+        )  # type: ignore[arg-type]
+    assert store.local_list_entries() == [] and store.get_meta("local_list_version") is None
+    database.flush()
+    assert store.get_meta("before") == "1" and database.commits == 1
+    database.close()
