@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 import ssl
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +28,7 @@ from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
 from ocpp_station.settings import StationSettings
 from ocpp_station.station.hub import Station
-from ocpp_station.station.ports import Store
+from ocpp_station.station.ports import Store, StoreWriteError
 from ocpp_station.stores.memory import MemoryStore
 
 log = logging.getLogger("ocpp_station.fleet")
@@ -79,10 +80,30 @@ class FleetOptions:
     seed: int = 0
     ramp_per_s: float = 200.0
     store_factory: Callable[[str], Store] | None = None  # None: a MemoryStore per station
+    # A store whose writes are grouped (stores.shared_sqlite): the fleet commits the group every
+    # `store_flush_s` from its loop, and a renewed station's data is forgotten through `store_forget`.
+    store_flush: Callable[[], None] | None = None
+    store_forget: Callable[[str], None] | None = None
+    store_flush_s: float = 0.05
     # The process is the fleet's (the command, a shard, the bench): once the stations are built and once they
     # have all booted, their long-lived objects leave the cyclic collector's generations (gc.freeze). Else each
     # full collection walks millions of them and stalls every timer of the fleet for most of a second.
     freeze_gc: bool = False
+
+
+class _StoreFlusher:
+    """The fleet's one store-commit timer, on the shared timers like any station's."""
+
+    __slots__ = ("fleet", "scheduled")
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.scheduled = math.inf
+
+    def on_timer(self, now: float, deadline: float) -> None:
+        self.fleet.flush_store()
+        if self.fleet.running:
+            self.fleet.timers.schedule(self, now + self.fleet.options.store_flush_s)
 
 
 class Fleet:
@@ -106,6 +127,7 @@ class Fleet:
         self._store_factory = options.store_factory
         self._ready: list[ReadyStation] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._store_flusher = _StoreFlusher(self) if options.store_flush is not None else None
         self.running = False
         self.booted = 0
         self.started_at = 0.0
@@ -142,6 +164,8 @@ class Fleet:
         """A new unit in the station's place (a new store and new hardware, nothing plugged), for its next
         power-on; the station must be powered off. A test bench starts each case from a new station."""
         driver = self.by_id[charge_box_id]
+        if self.options.store_forget is not None:
+            self.options.store_forget(charge_box_id)
         store = self._new_store(charge_box_id)
         built = build_hardware(self.settings.hardware, store)
         driver.store, driver.hardware, driver.controls = store, built, built.controls
@@ -234,12 +258,25 @@ class Fleet:
         rate = self.options.ramp_per_s
         for k, driver in enumerate(self.drivers):
             driver.start(self.started_at + k / rate)
+        if self._store_flusher is not None:
+            self.timers.schedule(self._store_flusher, self.now() + self.options.store_flush_s)
+
+    def flush_store(self) -> None:
+        """Commit the store's open group of writes (one fsync for the whole fleet)."""
+        if self.options.store_flush is None:
+            return
+        try:
+            self.options.store_flush()
+        except StoreWriteError as exc:  # the group is lost; the stations go on (see stores.shared_sqlite)
+            self.note_error("store", f"store commit failed: {exc}")
+            log.error("fleet store commit failed: %s", exc)
 
     def stop(self) -> None:
         self.running = False
         for driver in self.drivers:
             driver.stop()
         self.timers.close()
+        self.flush_store()
 
     def set_online(self, share: float, online: bool) -> list[str]:
         """Cut (or restore) the network of the first `share` of the stations, in a seeded order."""
