@@ -188,6 +188,11 @@ def test_two_stations_sharing_one_database_see_only_their_own_data(tmp_path: Pat
     assert one.local_list_known(["n-tag"]) == {"N-TAG"} and one.get_meta("local_list_version") == "9"
     assert one.queue_length() == 1 and [e.tech_info for e in one.security_log()] == ["neighbour"]
     assert [e.tech_info for e in two.security_log()] == ["two 2"]
+    # A new unit in CP-2's place (Fleet.renew) starts empty; CP-1 keeps everything.
+    database.forget("CP-2")
+    assert two.queue_length() == 0 and two.open_transactions() == [] and two.security_log() == []
+    assert two.get_meta("local_list_version") is None and two.load_config() == {}
+    assert one.queue_length() == 1 and len(one.open_transactions()) == 1 and one.load_config() != {}
     database.close()
 
 
