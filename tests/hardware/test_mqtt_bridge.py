@@ -140,6 +140,8 @@ async def test_broker_down_at_start_then_restarted_mid_transaction(rig: Rig, cap
     await rig.bridge.start()
     connector = rig.station.connectors[0]
     assert connector.fault == "OtherError"  # no broker: faulted from the start
+    # The first attempt must have failed before the broker comes up, else there is no "down at start" to see.
+    await rig.events.wait(lambda: any("unreachable" in r.getMessage() for r in caplog.records), poll_logs=caplog)
     await rig.broker.start()
     await rig.events.wait(lambda: rig.bridge.connected)
     async with Hardware(rig.broker.port, rig.events) as hw:
