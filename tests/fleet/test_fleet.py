@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import aiohttp
-import pytest
 
 from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
 from ocpp_station.fleet.scenario import parse_scenario
@@ -32,14 +31,6 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[FleetCsms]:
-    server = FleetCsms(heartbeat_interval=1)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def make_fleet(url: str, count: int, *, ramp: float = 400.0, scenario: dict[str, object] | None = None) -> Fleet:

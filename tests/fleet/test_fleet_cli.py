@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -61,20 +60,10 @@ def test_an_unreachable_csms_is_reported_not_a_traceback() -> None:
     assert "Traceback" not in done.stderr
 
 
-@pytest.fixture
-async def csms() -> AsyncIterator[FleetCsms]:
-    server = FleetCsms(heartbeat_interval=1)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-async def test_the_report_agrees_with_what_the_csms_counted(csms: FleetCsms, tmp_path: Path) -> None:
-    scenario = tmp_path / "fast.toml"
-    scenario.write_text(
-        "[sessions]\ninter_arrival_s = [0.2, 0.5]\nduration_s = [1, 1.5]\n"
-        "[configuration]\nMeterValueSampleInterval = 1\nWebSocketPingInterval = 0\n"
-    )
+async def test_the_report_agrees_with_what_the_csms_counted(
+    csms: FleetCsms, tmp_path: Path, fast_scenario: Path
+) -> None:
+    scenario = fast_scenario
     report = tmp_path / "report.json"
     argv = ["-m", "ocpp_station", "fleet", "--csms", csms.url, "--count", "40", "--duration", "4"]
     argv += ["--scenario", str(scenario), "--report", str(report), "--quiet", "--processes", "2"]

@@ -6,30 +6,17 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
-
-import pytest
 
 from ocpp_station.fleet.command import store_path
 from tests.support.fleet_csms import FleetCsms
 
 
-@pytest.fixture
-async def csms() -> AsyncIterator[FleetCsms]:
-    server = FleetCsms(heartbeat_interval=1)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-async def test_a_fleet_on_the_sqlite_store_leaves_its_transactions_in_the_file(csms: FleetCsms, tmp_path: Path) -> None:
-    scenario = tmp_path / "fast.toml"
-    scenario.write_text(
-        "[sessions]\ninter_arrival_s = [0.2, 0.5]\nduration_s = [1, 1.5]\n"
-        "[configuration]\nMeterValueSampleInterval = 1\nWebSocketPingInterval = 0\n"
-    )
+async def test_a_fleet_on_the_sqlite_store_leaves_its_transactions_in_the_file(
+    csms: FleetCsms, tmp_path: Path, fast_scenario: Path
+) -> None:
+    scenario = fast_scenario
     database = tmp_path / "fleet.sqlite"
     argv = ["-m", "ocpp_station", "fleet", "--csms", csms.url, "--count", "20", "--duration", "4", "--quiet"]
     argv += ["--scenario", str(scenario), "--store", "sqlite", "--store-path", str(database)]
