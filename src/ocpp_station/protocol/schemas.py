@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
@@ -112,16 +114,47 @@ _REQUEST_FORMATS.checks("date-time", raises=(ValueError, OverflowError))(_is_dat
 
 
 @cache
-def _validator(name: str) -> Draft4Validator:
+def _schema(name: str) -> dict[str, Any]:
     text = resources.files(_SCHEMA_PACKAGE).joinpath(f"{name}.json").read_text(encoding="utf-8")
     # Decimal on both sides so that multipleOf 0.1 (limit, minChargingRate in the official schemas; one decimal,
     # OCPP 1.6 §7.13–7.14) is exact: with floats 21.4 would fail it, hence `ocpp` 2.1.0 validates with Decimal too.
-    schema = json.loads(text, parse_float=Decimal)
+    schema: dict[str, Any] = json.loads(text, parse_float=Decimal)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Draft4Validator:
+    schema = _schema(name)
     # Requests get their date-times checked, so that a bad one is a PropertyConstraintViolation whatever the
     # handler (fuzzing found handlers answering CallResult before looking at the date). Responses are not:
     # a CSMS's unreadable currentTime must not make its BootNotification.conf unusable.
     formats = None if name.endswith("Response") else _REQUEST_FORMATS
     return Draft4Validator(schema, format_checker=formats)
+
+
+def _uses_multiple_of(schema: object) -> bool:
+    if isinstance(schema, dict):
+        return "multipleOf" in schema or any(_uses_multiple_of(v) for v in schema.values())
+    return isinstance(schema, list) and any(_uses_multiple_of(v) for v in schema)
+
+
+FastValidator = Callable[[Any], object]
+
+
+@cache
+def _fast_validator(name: str) -> FastValidator | None:
+    """The schema compiled to Python by fastjsonschema: about ten times faster than jsonschema on a valid payload.
+
+    It only ever says "valid": whatever it refuses or chokes on goes to jsonschema, whose verdict and first error
+    decide the answer, so the two can only differ in speed. Schemas with multipleOf are left to jsonschema
+    (fastjsonschema divides by a float, which a Decimal value refuses).
+    """
+    schema = _schema(name)
+    if _uses_multiple_of(schema):
+        return None
+    if name.endswith("Response"):
+        return fastjsonschema.compile(schema, use_formats=False)  # as _validator: responses' dates are not checked
+    return fastjsonschema.compile(schema, formats={"date-time": _is_date_time})
 
 
 def _code_for(error: ValidationError) -> ErrorCode:
@@ -136,48 +169,17 @@ def _code_for(error: ValidationError) -> ErrorCode:
     return ErrorCode.FORMATION_VIOLATION
 
 
-# Payloads found valid, per schema: a fleet receives the same few responses thousands of times a second ({} for
-# StatusNotification and MeterValues, the same currentTime for every Heartbeat of that second, the same idTagInfo),
-# and validation is a pure function of (schema, payload). Only small valid payloads are kept (a SendLocalList chunk
-# is not: 4 096 remembered megabyte frames would hold gigabytes), bounded by clearing.
-_VALID: set[tuple[str, object]] = set()
-_VALID_MAX = 4096
-_MEMO_MAX_NODES = 64
-
-
-class _TooBig(Exception):
-    pass
-
-
-def _freeze(value: Any, budget: list[int]) -> object:
-    """A hashable image of a JSON value that tells apart what validation tells apart (True from 1, 1.0 from 1)."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooBig
-    if isinstance(value, dict):
-        return (dict, tuple((k, _freeze(v, budget)) for k, v in value.items()))
-    if isinstance(value, list):
-        return (list, tuple(_freeze(v, budget) for v in value))
-    if value is None or isinstance(value, (str, int, float, Decimal)):
-        return (type(value), value)
-    raise TypeError(type(value).__name__)
-
-
 def _validate(name: str, payload: Any) -> None:
-    try:
-        key: tuple[str, object] | None = (name, _freeze(payload, [_MEMO_MAX_NODES]))
-    except (TypeError, _TooBig):
-        key = None  # not a JSON value (the validator says what is wrong with it), or too big to remember
-    if key is not None and key in _VALID:
-        return
+    fast = _fast_validator(name)
+    if fast is not None:
+        try:
+            fast(payload)
+            return
+        except Exception:  # not a verdict: jsonschema gives that, and the error
+            pass
     validator = _validator(name)
     if validator.is_valid(payload):
-        # the common case, without collecting and ranking errors
-        if key is not None:
-            if len(_VALID) >= _VALID_MAX:
-                _VALID.clear()
-            _VALID.add(key)
-        return
+        return  # without collecting and ranking errors
     error = next(iter(sorted(validator.iter_errors(payload), key=_error_rank)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "payload"
