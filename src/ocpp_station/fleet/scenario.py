@@ -2,7 +2,8 @@
 
 A scenario file is TOML (see `scenarios/bench.toml`, the shared workload, and docs/fleet.md). Every draw comes
 from `Fleet.rand(station, ...)`: a hash of the seed, the station's number and its own draw counter, so a station
-makes the same choices in every run with the same seed, whatever the order in which the network delivers events.
+makes the same choices in every run with the same seed, whatever the order in which the network delivers events
+(as long as its connection attempts fail alike: their back-off jitter draws from the same sequence).
 
 The scenario acts on the stations only through their simulator controls (plug, present a card, unplug, raise a
 fault) and the network cable: the station's own logic (Authorize, StartTransaction, MeterValues, statuses) does
@@ -53,7 +54,7 @@ class Range:
 @dataclass(frozen=True, slots=True)
 class Sessions:
     inter_arrival_s: Range | None = Range(5.0, 10.0)  # idle time between sessions, uniform in the range
-    arrivals_per_hour: float | None = None  # or: Poisson arrivals per connector at this rate
+    arrivals_per_hour: float | None = None  # or: Poisson arrivals per connector at this rate while it is free
     duration_s: Range = Range(20.0, 40.0)
     energy_wh: Range | None = None  # the EV leaves once this much is delivered (or at the end of duration_s)
     tag_first: float = 1.0  # shares of the ways a session starts (normalised)
