@@ -1,4 +1,5 @@
-"""`ocpp-station fleet --store sqlite`: the fleet's one database holds every station's transactions."""
+"""`ocpp-station fleet --store sqlite`: the fleet's one database holds every station's state; a fleet restarted on
+it resumes its stations; a `kill -9` keeps every commit and leaves each station whole (docs/fleet.md, "Stores")."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,7 @@ QUIET = {"WebSocketPingInterval": 0, "MeterValueSampleInterval": 0}
 
 
 def _sqlite_fleet(
-    url: str, count: int, path: Path, configuration: dict[str, object]
+    url: str, count: int, path: Path, configuration: Mapping[str, object]
 ) -> tuple[Fleet, SharedSqliteDatabase]:
     """A fleet of `count` stations on one shared SQLite file, as `--store sqlite --store-path` makes it."""
     database = SharedSqliteDatabase(path)
@@ -143,8 +145,8 @@ async def test_a_fleet_restarted_on_its_file_resumes_its_stations(csms: FleetCsm
         [stop] = stops(csms, "CP-3")
         assert stop["reason"] == "PowerLoss" and csms.transaction_ids[stop["transactionId"]] == "CP-3"
         # The configuration the CSMS set survived; the others kept the scenario's.
-        for station, value in (("CP-5", "300"), ("CP-6", "0")):
-            reply = await csms.call(station, "GetConfiguration", {"key": ["MeterValueSampleInterval"]})
+        for charge_box_id, value in (("CP-5", "300"), ("CP-6", "0")):
+            reply = await csms.call(charge_box_id, "GetConfiguration", {"key": ["MeterValueSampleInterval"]})
             assert reply["configurationKey"][0]["value"] == value
         # A new transaction takes a local id after every one of the first run.
         _begin(untouched, "TAG-NEW")
@@ -152,7 +154,7 @@ async def test_a_fleet_restarted_on_its_file_resumes_its_stations(csms: FleetCsm
         tx = untouched.core.connectors[0].transaction
         assert tx is not None and tx.local_id > last_local_id
         # Nothing left behind: every queue drained, no transaction of the first run still open.
-        await until(lambda: all(d.store.queue_length() == 0 for d in fleet.drivers))
+        await until(lambda: all(d.core.store.queue_length() == 0 for d in fleet.drivers))
         still_open = database.db.execute("SELECT station FROM transactions WHERE stopped=0").fetchall()
         assert still_open == [("CP-6",)]
     finally:
@@ -294,15 +296,7 @@ async def test_kill_9_keeps_every_commit_and_leaves_each_station_whole(
 
     # A fleet on the file: each station's session ends with the id the CSMS gave it in the first run, the
     # StopTransaction queued offline (reason Local) or, for a transaction the kill cut, PowerLoss (OCPP 1.6 §4.10).
-    database = SharedSqliteDatabase(path)
-    options = FleetOptions(
-        csms_url=csms.url,
-        ids=ids,
-        settings=parse_settings({"hardware": {"connectors": 1}}),
-        scenario=parse_scenario({"enabled": False, "configuration": QUIET}),
-        ramp_per_s=100.0,
-    )
-    fleet = Fleet(on_shared_sqlite(options, database))
+    fleet, database = _sqlite_fleet(csms.url, count, path, QUIET)
     fleet.start()
     try:
         await csms.wait_until(lambda c: all(c.of(i, "StopTransaction") for i in ids))
@@ -311,10 +305,10 @@ async def test_kill_9_keeps_every_commit_and_leaves_each_station_whole(
             assert stop.payload["transactionId"] == given[charge_box_id]
             assert stop.payload["reason"] == ("Local" if quiesced else "PowerLoss")
         # The MeterValues committed before the kill go out too, with their transaction's id.
-        await until(lambda: all(d.store.queue_length() == 0 for d in fleet.drivers))
-        for r in csms.received:
-            if r.action == "MeterValues" and "transactionId" in r.payload:
-                assert r.payload["transactionId"] == given[r.station]
+        await until(lambda: all(d.core.store.queue_length() == 0 for d in fleet.drivers))
+        for received in csms.received:
+            if received.action == "MeterValues" and "transactionId" in received.payload:
+                assert received.payload["transactionId"] == given[received.station]
     finally:
         fleet.stop()
         database.close()
