@@ -148,13 +148,7 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         database = None
         if args.store == "sqlite":
             database = SharedSqliteDatabase(store_path(args.store_path, args.shard))
-            shared = database
-            options = replace(
-                options,
-                store_factory=lambda charge_box_id: SharedSqliteStore(shared, charge_box_id),
-                store_flush=database.flush,
-                store_forget=database.forget,
-            )
+            options = on_shared_sqlite(options, database)
         try:
             doc = asyncio.run(_run(options, args, out))
         finally:
@@ -257,6 +251,16 @@ def _run_processes(args: argparse.Namespace, out: IO[str]) -> int:
     if args.report is not None:
         args.report.write_text(json.dumps(doc, indent=1))
     return max(codes)
+
+
+def on_shared_sqlite(options: FleetOptions, database: SharedSqliteDatabase) -> FleetOptions:
+    """The fleet's stations on one shared SQLite database, committed from the fleet's timers."""
+    return replace(
+        options,
+        store_factory=lambda charge_box_id: SharedSqliteStore(database, charge_box_id),
+        store_flush=database.flush,
+        store_forget=database.forget,
+    )
 
 
 def store_path(path: Path, shard: tuple[int, int]) -> Path:

@@ -2,7 +2,8 @@
 
 A scenario file is TOML (see `scenarios/bench.toml`, the shared workload, and docs/fleet.md). Every draw comes
 from `Fleet.rand(station, ...)`: a hash of the seed, the station's number and its own draw counter, so a station
-makes the same choices in every run with the same seed, whatever the order in which the network delivers events.
+makes the same choices in every run with the same seed, whatever the order in which the network delivers events
+(as long as its connection attempts fail alike: their back-off jitter draws from the same sequence).
 
 The scenario acts on the stations only through their simulator controls (plug, present a card, unplug, raise a
 fault) and the network cable: the station's own logic (Authorize, StartTransaction, MeterValues, statuses) does
@@ -20,12 +21,15 @@ from typing import Any
 
 from ocpp_station.fleet.context import ScenarioStation, SeededStation
 from ocpp_station.fleet.stats import FleetStats
+from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES
 from ocpp_station.settings import Hardware
 
 # Phases of one connector's life in the scenario
 IDLE, ARRIVED, CHARGING, LEAVING, FAULTED, DROPPED = range(6)
 # Between an action and the next in one arrival (tag then plug, stop then unplug): a person's pace.
 STEP_S = 1.0
+# Points per axis of the grid over which the mean length of an energy-capped session is taken.
+_MEAN_GRID = 32
 # How often a station that is not Accepted yet is looked at again.
 NOT_READY_RETRY_S = 1.0
 
@@ -50,12 +54,14 @@ class Range:
 @dataclass(frozen=True, slots=True)
 class Sessions:
     inter_arrival_s: Range | None = Range(5.0, 10.0)  # idle time between sessions, uniform in the range
-    arrivals_per_hour: float | None = None  # or: Poisson arrivals per connector at this rate
+    arrivals_per_hour: float | None = None  # or: Poisson arrivals per connector at this rate while it is free
     duration_s: Range = Range(20.0, 40.0)
     energy_wh: Range | None = None  # the EV leaves once this much is delivered (or at the end of duration_s)
     tag_first: float = 1.0  # shares of the ways a session starts (normalised)
     plug_first: float = 0.0
-    remote: float = 0.0  # plug in and wait for the CSMS's RemoteStartTransaction
+    # Plug in and wait: the central system must send RemoteStartTransaction (e.g. on the StatusNotification
+    # Preparing); the fleet never asks for one. Without it the EV leaves after duration_s, no transaction.
+    remote: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +74,14 @@ class IdTags:
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    per_hour: float = 0.0  # connector faults per station-hour, drawn between sessions
+    per_hour: float = 0.0  # connector faults per station-hour (wall clock), drawn between sessions
     duration_s: Range = Range(30.0, 120.0)
     error_code: str = "GroundFailure"
 
 
 @dataclass(frozen=True, slots=True)
 class Drops:
-    per_hour: float = 0.0  # network drops per station-hour, drawn between sessions
+    per_hour: float = 0.0  # network drops per station-hour (wall clock), drawn between sessions
     duration_s: Range = Range(5.0, 30.0)
 
 
@@ -162,6 +168,13 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
     id_tags: IdTags = _table(IdTags, data.get("id_tags", {}), "id_tags")
     if id_tags.unknown_share + id_tags.blocked_share > 1:
         raise ScenarioError("id_tags: unknown_share + blocked_share must be <= 1")
+    faults: Faults = _table(Faults, data.get("faults", {}), "faults")
+    if faults.error_code not in CHARGE_POINT_FAULT_CODES:
+        # Else every fault of the run would be refused by the hardware, one by one (OCPP 1.6 §7.6).
+        raise ScenarioError(
+            f"faults.error_code {faults.error_code!r} is not an OCPP 1.6 ChargePointErrorCode"
+            f" (one of {', '.join(sorted(CHARGE_POINT_FAULT_CODES))})"
+        )
     configuration = data.get("configuration", {})
     if not isinstance(configuration, dict):
         raise ScenarioError("[configuration] must be a table")
@@ -169,7 +182,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         seed=seed,
         sessions=sessions,
         id_tags=id_tags,
-        faults=_table(Faults, data.get("faults", {}), "faults"),
+        faults=faults,
         network=_table(Drops, data.get("network", {}), "network"),
         configuration={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in configuration.items()},
         enabled=enabled,
@@ -192,7 +205,7 @@ def load_scenario(path: Path | None) -> Scenario:
 class ScenarioRunner:
     """Moves every station of a fleet through the scenario; the state is the driver's three scenario slots."""
 
-    __slots__ = ("_power_w", "_rand", "_stats", "scenario")
+    __slots__ = ("_p_drop", "_p_fault", "_power_w", "_rand", "_stats", "scenario")
 
     def __init__(
         self, scenario: Scenario, hardware: Hardware, rand: Callable[[SeededStation], float], stats: FleetStats
@@ -201,6 +214,39 @@ class ScenarioRunner:
         self._rand = rand
         self._stats = stats
         self._power_w = hardware.voltage_v * hardware.phases * min(hardware.max_current_a, hardware.ev_max_current_a)
+        self._p_fault, self._p_drop = self._event_shares()
+
+    def _event_shares(self) -> tuple[float, float]:
+        """The chances, per arrival, of a fault and of a network drop that make `per_hour` a rate per hour of
+        the station's time, sessions included (not per hour of idle time).
+
+        Each arrival is one cycle: an idle period I, then a fault (F), a drop (D) or a session with its two steps
+        (B), with shares p_f, p_d and the rest. The mean cycle is C = I + p_f·F + p_d·D + (1 − p_f − p_d)·B and
+        the rates are r_f = p_f / C and r_d = p_d / C, hence C = (I + B) / (1 − r_f·(F − B) − r_d·(D − B)).
+        Rates beyond what the cycles allow make every arrival a fault or a drop, in the ratio of the rates."""
+        sc = self.scenario
+        r_f, r_d = sc.faults.per_hour / 3600.0, sc.network.per_hour / 3600.0
+        idle = sc.mean_idle_s()
+        if r_f + r_d == 0 or not math.isfinite(idle):
+            return 0.0, 0.0
+        b = self._mean_session_s() + 2 * STEP_S
+        denominator = 1 - r_f * (sc.faults.duration_s.mean - b) - r_d * (sc.network.duration_s.mean - b)
+        cycle = (idle + b) / denominator if denominator > 0 else math.inf
+        p_fault, p_drop = r_f * cycle, r_d * cycle
+        if not p_fault + p_drop <= 1:
+            return r_f / (r_f + r_d), r_d / (r_f + r_d)
+        return p_fault, p_drop
+
+    def _mean_session_s(self) -> float:
+        """The mean of `_session_s`: the EV leaves at the end of duration_s or once energy_wh is in, if sooner."""
+        s = self.scenario.sessions
+        if s.energy_wh is None or self._power_w <= 0:
+            return s.duration_s.mean
+        points = [(k + 0.5) / _MEAN_GRID for k in range(_MEAN_GRID)]
+        total = sum(
+            min(s.duration_s.draw(u), s.energy_wh.draw(v) / self._power_w * 3600.0) for u in points for v in points
+        )
+        return total / _MEAN_GRID**2
 
     def begin(self, d: ScenarioStation, now: float) -> None:
         """Called once a station is Accepted for the first time: its first arrival is one idle period away."""
@@ -281,11 +327,9 @@ class ScenarioRunner:
             d.scenario_at = now + NOT_READY_RETRY_S
             return
         sc = self.scenario
-        idle = sc.mean_idle_s()
-        # Per station-hour rates, drawn once per idle period: p = rate × mean idle time.
+        # Drawn once per idle period, with the chances that give the per station-hour rates (_event_shares).
         u = self._rand(d)
-        p_fault = sc.faults.per_hour * idle / 3600.0 if math.isfinite(idle) else 0.0
-        p_drop = sc.network.per_hour * idle / 3600.0 if math.isfinite(idle) else 0.0
+        p_fault, p_drop = self._p_fault, self._p_drop
         assert d.controls is not None
         if u < p_fault:
             d.controls.set_fault(1, sc.faults.error_code, None)
