@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ocpp_station.hardware.composed import offered_current
@@ -170,18 +169,7 @@ class SimulatedConnector:
 
     def read(self, now: float) -> MeterReading:
         _check_time(now)
-        reading = self._meter.read(now)
-        board = self._board
-        # What the pilot codes is what is offered (the EV reads the same duty cycle).
-        offered_a = board.pilot_current_a()
-        temperature = board.temperature_c
-        return replace(
-            reading,
-            current_offered_a=offered_a,
-            power_offered_w=offered_a * board.voltage_v * board.phases,
-            soc_percent=reading.soc_percent if board.plugged else None,
-            temperature_c=AMBIENT_TEMPERATURE_C if temperature is None else temperature,
-        )
+        return self._meter.read_with_board(now)
 
     # -- control ----------------------------------------------------------------------------------------
 

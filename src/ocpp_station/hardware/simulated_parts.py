@@ -19,6 +19,7 @@ from ocpp_station.hardware.drivers.options import Options
 from ocpp_station.hardware.iec61851 import (
     DIGITAL_COMMUNICATION_DUTY_PERCENT,
     MIN_CURRENT_A,
+    NOT_AVAILABLE_DUTY_PERCENT,
     current_for_duty_cycle,
     duty_cycle_for_current,
 )
@@ -100,7 +101,7 @@ class SimulatedBoard(_NoTasks):
         self._max_current_a = float(max_current_a)
         self._digital = digital_communication
         self._default_ev = ev if ev is not None else EvModel()
-        self.ev = self._default_ev
+        self._ev = self._default_ev
         self._plugged = False
         self._suspended = False
         self._allowed = False
@@ -111,6 +112,15 @@ class SimulatedBoard(_NoTasks):
         self._t0 = -math.inf
         self._cp_callback: CpCallback | None = None
         self._fault_callback: FaultCallback | None = None
+        # What follows from the offered current, the pilot, the plug and the battery, worked out when one of them
+        # changes (`_pilot_changed`, `_draw_changed`) rather than at every reading: a fleet reads meters far more
+        # often than a limit or a plug changes.
+        self._duty_percent = NOT_AVAILABLE_DUTY_PERCENT
+        self._pilot_a = 0.0
+        self._ev_full_wh = self._ev.energy_to_full_wh
+        self._ev_phases = min(self._ev.phases, phases)
+        self._draw_a = 0.0
+        self._power_w = 0.0
 
     # -- EvseBoard --------------------------------------------------------------------------------------
 
@@ -134,32 +144,39 @@ class SimulatedBoard(_NoTasks):
         return self._fault
 
     @property
-    def temperature_c(self) -> float | None:
+    def temperature_c(self) -> float:
         rated_w = self._max_current_a * self.voltage_v * self.phases
-        return AMBIENT_TEMPERATURE_C + FULL_POWER_TEMPERATURE_RISE_C * self.power_w() / rated_w
+        return AMBIENT_TEMPERATURE_C + FULL_POWER_TEMPERATURE_RISE_C * self._power_w / rated_w
 
     def allow_power_on(self, allowed: bool) -> None:
         self._allowed = allowed
+        self._draw_changed()
 
     def set_offered_current(self, amps: float) -> None:
-        if not (self._digital and 0.0 < amps < MIN_CURRENT_A):
-            duty_cycle_for_current(amps)  # refuses what no PWM can code, as a real board would
+        if self._digital and 0.0 < amps < MIN_CURRENT_A:
+            duty = DIGITAL_COMMUNICATION_DUTY_PERCENT
+        else:
+            duty = duty_cycle_for_current(amps)  # refuses what no PWM can code, as a real board would
         self._offered_a = float(amps)
+        self._duty_percent = duty
+        self._pilot_changed()
 
     @property
     def duty_cycle_percent(self) -> float:
         """The control pilot's duty cycle the EV sees."""
-        if self._digital and 0.0 < self._offered_a < MIN_CURRENT_A:
-            return DIGITAL_COMMUNICATION_DUTY_PERCENT
-        return duty_cycle_for_current(self._offered_a)
+        return self._duty_percent
 
     def pilot_current_a(self) -> float:
         """What the EV reads as its limit: the PWM duty cycle decoded (Table A.8), or the ISO 15118 limit."""
-        duty = self.duty_cycle_percent
-        if duty == DIGITAL_COMMUNICATION_DUTY_PERCENT:
-            return self._offered_a
-        decoded = current_for_duty_cycle(duty)
-        return 0.0 if decoded is None else decoded
+        return self._pilot_a
+
+    def _pilot_changed(self) -> None:
+        if self._duty_percent == DIGITAL_COMMUNICATION_DUTY_PERCENT:
+            self._pilot_a = self._offered_a
+        else:
+            decoded = current_for_duty_cycle(self._duty_percent)
+            self._pilot_a = 0.0 if decoded is None else decoded
+        self._draw_changed()
 
     def set_cp_callback(self, callback: CpCallback) -> None:
         self._cp_callback = callback
@@ -177,14 +194,22 @@ class SimulatedBoard(_NoTasks):
     def offered_a(self) -> float:
         return self._offered_a
 
+    @property
+    def ev(self) -> EvModel:
+        """The EV plugged in (or last plugged in)."""
+        return self._ev
+
     def plug(self, now: float, ev: EvModel | None = None) -> None:
         if self._plugged:
             raise ValueError("already plugged in")
         self.advance(now)
         self._plugged = True
         self._suspended = False
-        self.ev = ev if ev is not None else self._default_ev
+        self._ev = ev if ev is not None else self._default_ev
+        self._ev_full_wh = self._ev.energy_to_full_wh
+        self._ev_phases = min(self._ev.phases, self.phases)
         self.ev_delivered_wh = 0.0
+        self._draw_changed()
         self._cp_changed()
 
     def unplug(self, now: float) -> None:
@@ -193,6 +218,7 @@ class SimulatedBoard(_NoTasks):
         self.advance(now)
         self._plugged = False
         self._suspended = False
+        self._draw_changed()
         self._cp_changed()
 
     def suspend(self, now: float, suspended: bool) -> None:
@@ -201,6 +227,7 @@ class SimulatedBoard(_NoTasks):
         if suspended != self._suspended:
             self.advance(now)
             self._suspended = suspended
+            self._draw_changed()
             self._cp_changed()
 
     def set_fault(self, fault: Fault | None) -> None:
@@ -213,24 +240,28 @@ class SimulatedBoard(_NoTasks):
 
     def draw_a(self) -> float:
         """What the EV draws per phase: what it reads from the pilot's duty cycle, up to its own maximum."""
-        if not (self._allowed and self._plugged) or self._suspended:
-            return 0.0
-        if self.ev_delivered_wh >= self.ev.energy_to_full_wh:
-            return 0.0
-        return min(self.ev.max_current_a, self.pilot_current_a())
+        return self._draw_a
 
     def ev_phases(self) -> int:
-        return min(self.ev.phases, self.phases)
+        return self._ev_phases
 
     def power_w(self) -> float:
-        return self.voltage_v * self.draw_a() * self.ev_phases()
+        return self._power_w
+
+    def _draw_changed(self) -> None:
+        """After a change of the contactor, the plug, the pilot or the battery: what the EV draws now."""
+        if not (self._allowed and self._plugged) or self._suspended or self.ev_delivered_wh >= self._ev_full_wh:
+            self._draw_a = 0.0
+        else:
+            self._draw_a = min(self._ev.max_current_a, self._pilot_a)
+        self._power_w = self.voltage_v * self._draw_a * self._ev_phases
 
     def soc_percent(self) -> float | None:
         if not self._plugged:
             return None
-        if self.ev_delivered_wh >= self.ev.energy_to_full_wh:
+        if self.ev_delivered_wh >= self._ev_full_wh:
             return 100.0
-        soc = self.ev.initial_soc_percent + 100.0 * self.ev_delivered_wh / self.ev.battery_capacity_wh
+        soc = self._ev.initial_soc_percent + 100.0 * self.ev_delivered_wh / self._ev.battery_capacity_wh
         return min(soc, _JUST_BELOW_FULL)  # 100 % means the EV has stopped drawing
 
     def advance(self, now: float) -> None:
@@ -238,12 +269,14 @@ class SimulatedBoard(_NoTasks):
         if not math.isfinite(now):
             raise ValueError(f"time must be finite, got {now}")
         elapsed, self._t0 = now - self._t0, now
-        power_w = self.power_w()
+        power_w = self._power_w
         if elapsed <= 0 or power_w == 0.0:
             return
-        energy_wh = min(power_w * elapsed / 3600.0, self.ev.energy_to_full_wh - self.ev_delivered_wh)
+        energy_wh = min(power_w * elapsed / 3600.0, self._ev_full_wh - self.ev_delivered_wh)
         self.ev_delivered_wh += energy_wh
         self.delivered_wh += energy_wh
+        if self.ev_delivered_wh >= self._ev_full_wh:
+            self._draw_changed()  # the battery is full: the EV stops drawing
 
     def _cp_changed(self) -> None:
         if self._cp_callback is not None:
@@ -274,12 +307,22 @@ class SimulatedMeter(_NoTasks):
         self._callback = callback
 
     def read(self, now: float) -> MeterReading:
+        return self._read(now, with_board=False)
+
+    def read_with_board(self, now: float) -> MeterReading:
+        """`read` with what only the board knows filled in: the current its pilot offers and its temperature (a
+        simulated connector's whole reading, in one pass instead of a reading and a copy of it)."""
+        return self._read(now, with_board=True)
+
+    def _read(self, now: float, *, with_board: bool) -> MeterReading:
         board = self._board
         if board is None:
             raise RuntimeError("a simulated meter measures a simulated board: measure(board) first")
         board.advance(now)
         draw_a = board.draw_a()
         phases, ev_phases = board.phases, board.ev_phases()
+        # What the pilot codes is what is offered (the EV reads the same duty cycle).
+        offered_a = board.pilot_current_a() if with_board else 0.0
         return MeterReading(
             timestamp=now,
             energy_import_wh=self._initial_wh + board.delivered_wh,
@@ -288,12 +331,12 @@ class SimulatedMeter(_NoTasks):
             power_export_w=0.0,
             current_import_a=(draw_a,) * ev_phases + (0.0,) * (phases - ev_phases),
             current_export_a=(0.0,) * phases,
-            current_offered_a=0.0,  # filled in by the connector, which knows what it offers
-            power_offered_w=0.0,
+            current_offered_a=offered_a,
+            power_offered_w=offered_a * board.voltage_v * phases if with_board else 0.0,
             voltage_v=(board.voltage_v,) * phases,
             frequency_hz=FREQUENCY_HZ,
             soc_percent=board.soc_percent(),
-            temperature_c=math.nan,
+            temperature_c=board.temperature_c if with_board else math.nan,
         )
 
 
