@@ -437,6 +437,11 @@ class Configuration:
         if "ConnectorPhaseRotation" in definitions and "NumberOfConnectors" in definitions:
             self._dependents["NumberOfConnectors"].append("ConnectorPhaseRotation")
         self._values: dict[str, str] = {d.name: d.default for d in definitions.values()}
+        # The typed values the station reads on every message (MessageTimeout, MeterValueSampleInterval, ...),
+        # parsed once per value: `_commit` forgets a key's entry when its value changes.
+        self._ints: dict[str, int] = {}
+        self._bools: dict[str, bool] = {}
+        self._lists: dict[str, tuple[str, ...]] = {}
         self._apply_overrides(overrides or {})
         self._apply_persisted(persistence.load_config())
 
@@ -495,6 +500,9 @@ class Configuration:
         # Persist first: if storage fails the exception propagates and memory still matches the disk.
         self._persistence.save_config(key, value)
         self._values[key] = value
+        self._ints.pop(key, None)
+        self._bools.pop(key, None)
+        self._lists.pop(key, None)
         for listener in list(self._listeners):
             try:
                 listener(key, value)
@@ -515,13 +523,22 @@ class Configuration:
         return self._values[key]
 
     def get_int(self, key: str) -> int:
-        return int(self._typed(key, "int"))
+        value = self._ints.get(key)
+        if value is None:
+            value = self._ints[key] = int(self._typed(key, "int"))
+        return value
 
     def get_bool(self, key: str) -> bool:
-        return self._typed(key, "bool") == "true"
+        value = self._bools.get(key)
+        if value is None:
+            value = self._bools[key] = self._typed(key, "bool") == "true"
+        return value
 
     def get_list(self, key: str) -> list[str]:
-        return _split_csl(self._typed(key, "csl"))
+        items = self._lists.get(key)
+        if items is None:
+            items = self._lists[key] = tuple(_split_csl(self._typed(key, "csl")))
+        return list(items)  # the caller's own list: changing it changes no configuration
 
     def get_configuration(self, keys: Sequence[str] | None) -> dict[str, Any]:
         """The GetConfiguration.conf payload (OCPP 1.6 §5.8, §6.24)."""
