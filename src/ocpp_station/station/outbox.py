@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Payload = dict[str, Any]
@@ -36,13 +36,11 @@ class StatusEntry:
     order: int = 0  # the causal order of the status change (Station.next_call)
 
 
-@dataclass(order=True, slots=True)
+@dataclass(slots=True)
 class _Timer:
-    deadline: float
-    seq: int
-    key: Hashable = field(compare=False)
-    callback: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    key: Hashable
+    callback: Callable[[], None]
+    cancelled: bool = False
 
 
 class Timers:
@@ -51,16 +49,18 @@ class Timers:
     __slots__ = ("_by_key", "_heap", "_seq")
 
     def __init__(self) -> None:
-        self._heap: list[_Timer] = []
+        # (deadline, arming number, timer): tuples compare in C, and the number keeps equal deadlines in the order
+        # they were armed without ever comparing two timers.
+        self._heap: list[tuple[float, int, _Timer]] = []
         self._by_key: dict[Hashable, _Timer] = {}
         self._seq = 0
 
     def arm(self, key: Hashable, deadline: float, callback: Callable[[], None]) -> None:
         self.cancel(key)
         self._seq += 1
-        timer = _Timer(deadline, self._seq, key, callback)
+        timer = _Timer(key, callback)
         self._by_key[key] = timer
-        heapq.heappush(self._heap, timer)
+        heapq.heappush(self._heap, (deadline, self._seq, timer))
 
     def cancel(self, key: Hashable) -> None:
         old = self._by_key.pop(key, None)
@@ -72,14 +72,16 @@ class Timers:
         self._by_key.clear()
 
     def next_deadline(self) -> float | None:
-        while self._heap and self._heap[0].cancelled:
-            heapq.heappop(self._heap)
-        return self._heap[0].deadline if self._heap else None
+        heap = self._heap
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def fire_due(self, now: float) -> int:
         fired = 0
-        while self._heap and self._heap[0].deadline <= now:
-            timer = heapq.heappop(self._heap)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            timer = heapq.heappop(heap)[2]
             if timer.cancelled:
                 continue
             del self._by_key[timer.key]
