@@ -248,8 +248,11 @@ class Station:
 
     # -- timers -----------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
-        deadlines = [d for d in (self.timers.next_deadline(), self._status_deadline()) if d is not None]
-        return min(deadlines) if deadlines else None
+        timer = self.timers.next_deadline()
+        status = self._status_deadline()
+        if status is None or timer is None:
+            return timer if status is None else status
+        return min(timer, status)
 
     def tick(self) -> None:
         if self.timers.fire_due(self.mono()):
@@ -281,23 +284,30 @@ class Station:
         # status it causes, its StopTransaction before the statuses and notifications that follow its end.
         # A status held back by MinimumStatusDuration, or a queued message waiting for its retry, lets the
         # others pass.
-        status_at = next((i for i, e in enumerate(self._status_queue) if e.eligible_at <= now), None)
+        status_at = self._eligible_status(now) if self._status_queue else None
         queued = self.core.next_queued_call()
+        if status_at is None and queued is None and not self._outbox:
+            if self._heartbeat_due:
+                self._heartbeat_due = False
+                return OutboundCall("Heartbeat", {}, new_unique_id(), on_result=self.on_heartbeat_result)
+            return None
         status_order = math.inf if status_at is None else self._status_queue[status_at].order
         outbox_order = self._outbox[0].order if self._outbox else math.inf
         # A queued message from an earlier run has no number: it goes before everything of this one.
         queued_order = math.inf if queued is None else self._queued_order.get(queued.queue_seq or 0, 0)
         first = min(status_order, outbox_order, queued_order)
-        if first == math.inf:
-            if self._heartbeat_due:
-                self._heartbeat_due = False
-                return OutboundCall("Heartbeat", {}, new_unique_id(), on_result=self.on_heartbeat_result)
-            return None
         if first == queued_order:
             return queued
         if first == status_order and status_at is not None:
             return self._pop_status(status_at)
         return self._outbox.popleft()
+
+    def _eligible_status(self, now: float) -> int | None:
+        """Where the first status that may be sent now stands in the queue (MinimumStatusDuration, §9.1.20)."""
+        for index, entry in enumerate(self._status_queue):
+            if entry.eligible_at <= now:
+                return index
+        return None
 
     def _pop_status(self, index: int) -> OutboundCall:
         entry = self._status_queue[index]
