@@ -107,7 +107,8 @@ class StationContext(Protocol):
 
     def enqueue(self, action: str, payload: Payload, local_tx: int | None) -> None:
         """Put a transaction-related message in the durable queue (OCPP 1.6 §3.7); call inside `store.atomic()`
-        with the facts it reports, so the message and the facts are stored together."""
+        with the facts it reports, so the message and the facts are stored together. `payload` belongs to the
+        queue from then on: build it for the queue and do not change it afterwards."""
         ...
 
     def refresh_status(self) -> None:

@@ -7,8 +7,7 @@ station. It survives nothing: a process restart starts it empty. Writes to dicts
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -24,8 +23,8 @@ from ocpp_station.station.ports import (
 def _copy(value: Any) -> Any:
     """A copy of a JSON value (dicts, lists, scalars): what the SQLite store gets by keeping the JSON text.
 
-    A fleet enqueues every MeterValues and transaction message: `copy.deepcopy`'s memo and dispatch cost more
-    than the rest of the enqueue, and a JSON value has no cycles or shared parts that would need them.
+    For the bodies of charging profiles and reservations, which callers keep and change on either side of the
+    store. A JSON value has no cycles or shared parts, so `copy.deepcopy`'s memo would only cost.
     """
     if isinstance(value, dict):
         return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
@@ -38,6 +37,7 @@ class MemoryStore:
     """Implements `ocpp_station.station.ports.Store` in plain dicts (insertion-ordered, like the SQL `ORDER BY`)."""
 
     __slots__ = (
+        "_atomic",
         "_cache",
         "_certificates",
         "_config",
@@ -54,6 +54,7 @@ class MemoryStore:
     )
 
     def __init__(self) -> None:
+        self._atomic: AbstractContextManager[None] = nullcontext()
         self._meta: dict[str, str] = {}
         self._config: dict[str, str] = {}
         self._queue: dict[int, QueuedMessage] = {}
@@ -68,9 +69,8 @@ class MemoryStore:
         self._security_log: list[SecurityLogEntry] = []
         self._security_seq = 0
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        yield
+    def atomic(self) -> AbstractContextManager[None]:
+        return self._atomic  # nothing to roll back (see above); a null context can be entered again and nested
 
     def close(self) -> None:
         pass
@@ -92,12 +92,15 @@ class MemoryStore:
     def enqueue(self, action: str, payload: dict[str, Any], local_tx: int | None, unique_id: str) -> int:
         seq = self._next_seq
         self._next_seq += 1
-        # A copy, as the SQLite store keeps the JSON text: later changes to the caller's dict do not leak in.
-        self._queue[seq] = QueuedMessage(seq, action, _copy(payload), local_tx, unique_id, 0, 0.0)
+        # Kept as it is, not copied: the station builds each payload for the queue and never changes it afterwards
+        # (`Station.enqueue`), and what reads it back copies before it adds to it (`CoreProfile.next_queued_call`).
+        self._queue[seq] = QueuedMessage(seq, action, payload, local_tx, unique_id, 0, 0.0)
         return seq
 
     def queue_head(self) -> QueuedMessage | None:
-        return next(iter(self._queue.values()), None)
+        if not self._queue:
+            return None
+        return next(iter(self._queue.values()))
 
     def queue_length(self) -> int:
         return len(self._queue)
