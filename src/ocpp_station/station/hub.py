@@ -268,9 +268,8 @@ class Station:
         """The next message to send now, or None (OCPP 1.6 §4.2.1 governs what may go before Accepted)."""
         if not self.connected:
             return None
-        now = self.mono()
         if self.registration != Registration.ACCEPTED:
-            if self._boot_in_flight or now < self._boot_not_before:
+            if self._boot_in_flight or self.mono() < self._boot_not_before:
                 return self.remote_trigger.pop_allowed_while_pending()
             self._boot_in_flight = True
             return OutboundCall(
@@ -284,7 +283,7 @@ class Station:
         # status it causes, its StopTransaction before the statuses and notifications that follow its end.
         # A status held back by MinimumStatusDuration, or a queued message waiting for its retry, lets the
         # others pass.
-        status_at = self._eligible_status(now) if self._status_queue else None
+        status_at = self._eligible_status(self.mono()) if self._status_queue else None
         queued = self.core.next_queued_call()
         if status_at is None and queued is None and not self._outbox:
             if self._heartbeat_due:
