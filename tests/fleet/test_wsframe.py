@@ -220,11 +220,17 @@ FAILURES = [
 ]
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["after a message", "alone"])
 @pytest.mark.parametrize(("why", "data", "code"), FAILURES, ids=[f[0] for f in FAILURES])
-def test_protocol_violations_fail_the_connection_with_a_close_code(why: str, data: bytes, code: int) -> None:
+def test_protocol_violations_fail_the_connection_with_a_close_code(
+    why: str, data: bytes, code: int, alone: bool
+) -> None:
     wire = Wire()
     good = server_frame(Opcode.TEXT, b"first")
-    assert wire.codec.receive(good + data) == ["first"]
+    if alone:
+        assert wire.codec.receive(data) == []
+    else:
+        assert wire.codec.receive(good + data) == ["first"]
     assert wire.codec.closed and wire.codec.failure is not None and wire.codec.failure[0] == code
     assert wire.close_code() == code
     assert wire.codec.receive(server_frame(Opcode.TEXT, b"more")) == []

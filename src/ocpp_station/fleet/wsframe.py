@@ -148,6 +148,21 @@ class ClientCodec:
         """Parse the bytes the server sent; returns the messages they complete (often none or one)."""
         if self.closed:
             return _NO_MESSAGES
+        if not self._buf and len(data) > 3 and data[0] == _FIN | _TEXT and self._parts is None:
+            # The common packet: exactly one whole unfragmented text frame under 64 KiB.
+            n = data[1]
+            if n < 126:
+                start = 2
+            elif n == 126:
+                n = (data[2] << 8) | data[3]
+                start = 4
+            else:
+                start = n = 0  # a masked frame or a 64-bit length: the general path
+            if len(data) == start + n and (self.max_size is None or n <= self.max_size):
+                try:
+                    return [data[start:].decode()]
+                except UnicodeDecodeError:
+                    pass  # the general path below fails the connection
         buf: bytes | bytearray
         if self._buf:
             self._buf += data
