@@ -477,8 +477,10 @@ class StationDriver:
         if self._fired is not None and action in _LATENESS_ACTIONS:
             stats.late(action, now - self._fired)
             self._fired = None
-        # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
-        self._send(conn, dumps([MessageType.CALL, call.unique_id, action, call.payload]))
+        codec = conn.codec
+        if codec is not None:
+            # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
+            codec.send_text(dumps([MessageType.CALL, call.unique_id, action, call.payload]).encode())
 
     def on_timer(self, now: float, deadline: float) -> None:
         core = self.core
