@@ -6,7 +6,8 @@ reconnection with capped exponential back-off and jitter, OCPP-J errata 3.4), bu
 `data_received`, every deadline (the core's timers, the response timeout, the ping, the reconnection, the
 scenario's next step) is one entry in the fleet's shared heap (`timers.SharedTimers`). A driver owns no task,
 no lock, no event and no logger; its connection is a small `_Connection` protocol object, replaced on each
-connect so that a late callback of an old connection cannot reach the new one.
+connect so that a late callback of an old connection cannot reach the new one. The WebSocket layer is
+`wsframe`: websockets' opening handshake, then a small frame codec of our own (the per-message cost of a fleet).
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ import base64
 import math
 from typing import Any, cast
 
-from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake
-from websockets.frames import Close, Frame, Opcode
-from websockets.http11 import Response
-from websockets.protocol import State
 from websockets.typing import Subprotocol
-from websockets.uri import parse_uri
 
 from ocpp_station.fleet.context import FleetContext
+from ocpp_station.fleet.wsframe import ClientCodec, ClientHandshake
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import (
     Call,
@@ -54,13 +51,13 @@ IDLE, CONNECTING, OPEN = 0, 1, 2
 class _Connection(asyncio.Protocol):
     """The asyncio side of one TCP connection; forwards to its driver until detached."""
 
-    __slots__ = ("driver", "parts", "transport", "ws")
+    __slots__ = ("codec", "driver", "handshake", "transport")
 
     def __init__(self, driver: StationDriver) -> None:
         self.driver: StationDriver | None = driver
         self.transport: asyncio.Transport | None = None
-        self.ws: ClientProtocol | None = None
-        self.parts: list[bytes] | None = None  # a fragmented text message being assembled
+        self.handshake: ClientHandshake | None = None  # until the 101 response
+        self.codec: ClientCodec | None = None  # once OPEN
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without deriving from it.
@@ -75,8 +72,8 @@ class _Connection(asyncio.Protocol):
             self.driver.on_data(self, data)
 
     def eof_received(self) -> bool | None:
-        if self.ws is not None:
-            self.ws.receive_eof()
+        if self.handshake is not None and self.driver is not None:
+            self.driver.on_handshake_eof(self)
         return None  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -84,17 +81,17 @@ class _Connection(asyncio.Protocol):
         if driver is not None:
             driver.on_lost(self, exc)
 
-    def flush(self) -> None:
-        ws, transport = self.ws, self.transport
-        if ws is None or transport is None:
-            return
-        for data in ws.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
-        if ws.close_expected() or ws.state is State.CLOSED:
-            transport.close()
+    @property
+    def is_open(self) -> bool:
+        return self.codec is not None and not self.codec.closed
+
+    def close(self, code: int) -> None:
+        """Send a close frame, then close the TCP connection once it is written (as websockets' client did,
+        without waiting for the server's close frame)."""
+        if self.codec is not None:
+            self.codec.send_close(code)
+        if self.transport is not None:
+            self.transport.close()
 
     def abort(self) -> None:
         self.driver = None
@@ -186,9 +183,8 @@ class StationDriver:
         self._net_at = math.inf
         self.online = False
         conn = self._conn
-        if conn is not None and conn.ws is not None and conn.ws.state is State.OPEN:
-            conn.ws.send_close(1000)
-            conn.flush()
+        if conn is not None and conn.is_open:
+            conn.close(1000)
         elif conn is not None:
             conn.abort()
         if self._connecting is not None:
@@ -248,22 +244,16 @@ class StationDriver:
             self._failed(None)
 
     def on_transport(self, conn: _Connection) -> None:
-        fleet = self.fleet
-        ws = ClientProtocol(
-            parse_uri(fleet.station_url(self.core.charge_box_id)),
-            subprotocols=[SUBPROTOCOL],
-            max_size=self.core.settings.network.max_frame_bytes,
-            logger=fleet.ws_logger,
-        )
-        conn.ws = ws
-        request = ws.connect()
+        handshake = ClientHandshake(self.fleet.station_url(self.core.charge_box_id), [SUBPROTOCOL])
+        conn.handshake = handshake
+        authorization = None
         password = self.core.settings.network.basic_auth_password or self.core.config.get("AuthorizationKey")
         if password:
             # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
             token = base64.b64encode(f"{self.core.charge_box_id}:{password}".encode()).decode()
-            request.headers["Authorization"] = f"Basic {token}"
-        ws.send_request(request)
-        conn.flush()
+            authorization = f"Basic {token}"
+        assert conn.transport is not None
+        conn.transport.write(handshake.request(authorization))
 
     def _failed(self, kind: str | None) -> None:
         """The connection attempt or the connection ended: back off, then try again."""
@@ -302,30 +292,58 @@ class StationDriver:
 
     # -- receiving -------------------------------------------------------------------------------------
     def on_data(self, conn: _Connection, data: bytes) -> None:
-        ws = conn.ws
-        if ws is None:
+        codec = conn.codec
+        if codec is None:
+            handshake = conn.handshake
+            if handshake is not None and handshake.receive(data):
+                self._on_handshake(conn, handshake)
             return
-        ws.receive_data(data)
-        for event in ws.events_received():
+        for message in codec.receive(data):
             if conn is not self._conn:
                 break
-            if isinstance(event, Response):
-                self._on_handshake(conn, ws)
-            elif isinstance(event, Frame):
-                self._on_frame(conn, event)
-        conn.flush()
+            self._on_text(conn, message)
+        if codec.pong:
+            codec.pong = False
+            if conn is self._conn:
+                self._pong_due = False
+        if codec.closed:
+            self._on_closed(conn, codec)
         if self._dirty:
             self._after()
 
-    def _on_handshake(self, conn: _Connection, ws: ClientProtocol) -> None:
-        exc = ws.handshake_exc
-        if exc is None and ws.subprotocol != SUBPROTOCOL:
+    def on_handshake_eof(self, conn: _Connection) -> None:
+        handshake = conn.handshake
+        if handshake is not None and handshake.receive_eof():
+            self._on_handshake(conn, handshake)
+
+    def _on_closed(self, conn: _Connection, codec: ClientCodec) -> None:
+        """The codec answered the server's close frame or failed the connection (RFC 6455 §7.1.7)."""
+        transport = conn.transport
+        if transport is not None:
+            transport.close()
+        if codec.failure is not None and conn is self._conn:
+            code, reason = codec.failure
+            self.fleet.note_error("protocol", f"closed with {code}: {reason}")
+            # The close frame is on its way: the connection is detached, not aborted.
+            conn.driver = None
+            self._conn = None
+            self._failed(None)
+
+    def _on_handshake(self, conn: _Connection, handshake: ClientHandshake) -> None:
+        conn.handshake = None
+        if conn is not self._conn:
+            return
+        exc = handshake.error
+        if exc is None and handshake.subprotocol != SUBPROTOCOL:
             # OCPP-J 1.6 §3.2: a server that does not select ocpp1.6 is a failed connection.
-            exc = InvalidHandshake(f"server did not select subprotocol ocpp1.6 (got {ws.subprotocol!r})")
+            exc = InvalidHandshake(f"server did not select subprotocol ocpp1.6 (got {handshake.subprotocol!r})")
         if exc is not None:
             self.fleet.note_error("handshake", f"{type(exc).__name__}: {exc}")
             self._failed(None)
             return
+        assert conn.transport is not None
+        codec = ClientCodec(conn.transport.write, self.core.settings.network.max_frame_bytes)
+        conn.codec = codec
         now = self.fleet.now()
         self._state = OPEN
         self._backoff = 0.0
@@ -338,33 +356,16 @@ class StationDriver:
         self._net_at = now + interval if interval > 0 else math.inf
         self.core.on_connected()
         self._after()
-
-    def _on_frame(self, conn: _Connection, frame: Frame) -> None:
-        opcode = frame.opcode
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-            if not frame.fin:
-                conn.parts = [bytes(frame.data)]
-                return
-            self._on_text(conn, bytes(frame.data))
-        elif opcode is Opcode.CONT:
-            if conn.parts is None:
-                return
-            conn.parts.append(bytes(frame.data))
-            if frame.fin:
-                data, conn.parts = b"".join(conn.parts), None
-                self._on_text(conn, data)
-        elif opcode is Opcode.PONG:
-            self._pong_due = False
-        elif opcode is Opcode.CLOSE:
-            Close.parse(frame.data)  # the protocol object answers it; the transport closes after the flush
+        # A central system may send its first CALL in the same packet as the 101 response.
+        if handshake.leftover and conn is self._conn:
+            self.on_data(conn, handshake.leftover)
 
     def _send(self, conn: _Connection, text: str) -> None:
-        ws = conn.ws
-        if ws is not None and ws.state is State.OPEN:
-            ws.send_text(text.encode())
-            conn.flush()
+        codec = conn.codec
+        if codec is not None:
+            codec.send_text(text.encode())
 
-    def _on_text(self, conn: _Connection, data: bytes) -> None:
+    def _on_text(self, conn: _Connection, data: str | bytes) -> None:
         stats = self.fleet.stats
         try:
             message = parse_frame(data)
@@ -476,8 +477,10 @@ class StationDriver:
         if self._fired is not None and action in _LATENESS_ACTIONS:
             stats.late(action, now - self._fired)
             self._fired = None
-        # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
-        self._send(conn, dumps([MessageType.CALL, call.unique_id, action, call.payload]))
+        codec = conn.codec
+        if codec is not None:
+            # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
+            codec.send_text(dumps([MessageType.CALL, call.unique_id, action, call.payload]).encode())
 
     def on_timer(self, now: float, deadline: float) -> None:
         core = self.core
@@ -516,11 +519,10 @@ class StationDriver:
                 # OCPP-J 1.6 §7, errata 3.11: no pong within the interval: the link is dead; drop it now.
                 self._failed("ping-timeout")
                 return
-            if interval <= 0 or conn is None or conn.ws is None:
+            if interval <= 0 or conn is None or conn.codec is None:
                 self._net_at = now + 5 if interval <= 0 else math.inf  # look again for a change of the key
                 return
-            conn.ws.send_ping(b"")
-            conn.flush()
+            conn.codec.send_ping()
             self._pong_due = True
             self._net_at = now + interval
 
@@ -532,9 +534,8 @@ class StationDriver:
         self._net_at = math.inf
         conn, self._conn = self._conn, None
         if conn is not None:
-            if graceful and conn.ws is not None and conn.ws.state is State.OPEN:
-                conn.ws.send_close(1000)
-                conn.flush()
+            if graceful and conn.is_open:
+                conn.close(1000)
                 conn.driver = None
             else:
                 conn.abort()
@@ -568,10 +569,9 @@ class StationDriver:
         self._reset_at = math.inf
         conn, self._conn = self._conn, None
         if conn is not None:
-            if kind == "Soft" and conn.ws is not None and conn.ws.state is State.OPEN:
+            if kind == "Soft" and conn.is_open:
                 # A soft reset restarts the software: it closes the link normally (1000).
-                conn.ws.send_close(1000)
-                conn.flush()
+                conn.close(1000)
                 conn.driver = None
             else:
                 conn.abort()
