@@ -6,7 +6,6 @@ Kept apart so that the driver, the scenario and the engine do not import one ano
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 from typing import Protocol
 
@@ -53,7 +52,6 @@ class FleetContext(Protocol):
     ssl_context: ssl.SSLContext | None
     stats: FleetStats
     timers: SharedTimers
-    ws_logger: logging.Logger
     running: bool
 
     @property

@@ -1,8 +1,8 @@
 """A fleet in one process: N station cores, their drivers, the shared timers, the stats and the ramp.
 
 What the stations share is built once here: the settings (with the scenario's configuration keys), the key
-definitions (`definitions_for`, module constants), the schemas (cached per process), the clock, the websockets
-logger and the scenario. What each station owns is what a station is: its core, its store, its simulated
+definitions (`definitions_for`, module constants), the schemas (cached per process), the clock and the
+scenario. What each station owns is what a station is: its core, its store, its simulated
 hardware and its driver.
 """
 
@@ -123,7 +123,6 @@ class Fleet:
         self.stats = FleetStats()
         self.timers = SharedTimers(self.loop, lambda late: self.stats.late("timer", late))
         self.scenario = ScenarioRunner(options.scenario, settings.hardware, self.rand, self.stats)
-        self.ws_logger = logging.getLogger("websockets.client")
         self._seed = options.seed
         self._store_factory = options.store_factory
         self._ready: list[ReadyStation] = []
