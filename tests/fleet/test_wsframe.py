@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Generator
+from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from ocpp_station.fleet.wsframe import ClientCodec, ClientHandshake, apply_mask_
 
 OCPP = Subprotocol("ocpp1.6")
 LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70000]
+T = TypeVar("T")
 
 
 # -- helpers: the server's side, by websockets -----------------------------------------------------------------
@@ -28,13 +30,14 @@ def server_frame(opcode: Opcode, data: bytes, fin: bool = True) -> bytes:
     return Frame(opcode, data, fin).serialize(mask=False, extensions=[])
 
 
-def run(gen: Generator[None, None, Frame]) -> Frame:
+def run(gen: Generator[None, None, T]) -> T:
+    """The value of a websockets parser fed everything it needs (it must not ask for more)."""
     try:
         next(gen)
     except StopIteration as stop:
-        result: Frame = stop.value
+        result: T = stop.value
         return result
-    raise AssertionError("incomplete frame")
+    raise AssertionError("incomplete input")
 
 
 def client_frames(chunks: list[bytes]) -> list[Frame]:
@@ -257,13 +260,7 @@ def test_the_size_limit_counts_the_whole_fragmented_message() -> None:
 def parse_request(data: bytes) -> Request:
     reader = StreamReader()
     reader.feed_data(data)
-    gen = Request.parse(reader.read_line)
-    try:
-        next(gen)
-    except StopIteration as stop:
-        request: Request = stop.value
-        return request
-    raise AssertionError("incomplete request")
+    return run(Request.parse(reader.read_line))
 
 
 def response(request: Request, protocol: str | None = "ocpp1.6", accept: str | None = None) -> bytes:
