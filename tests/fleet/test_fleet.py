@@ -123,3 +123,17 @@ def test_shard_ids_are_disjoint_and_complete() -> None:
     a, b = station_ids("CP-{n}", 11, (0, 2)), station_ids("CP-{n}", 11, (1, 2))
     assert not set(a) & set(b)
     assert sorted(a + b, key=lambda i: int(i[3:])) == [f"CP-{n}" for n in range(1, 12)]
+
+
+async def test_connection_jitter_leaves_the_scenario_draws_alone() -> None:
+    fleet = make_fleet("ws://127.0.0.1:9/ocpp", 2)
+    calm, failing = fleet.drivers
+    calm_draws = [fleet.rand(calm) for _ in range(5)]
+    failing.index = calm.index  # the same station, in a run whose connections fail between its scenario draws
+    failing_draws = []
+    for _ in range(5):
+        jitters = [fleet.jitter(failing) for _ in range(3)]
+        failing_draws.append(fleet.rand(failing))
+    assert failing_draws == calm_draws
+    assert not set(jitters) & set(calm_draws)
+    assert failing.draws == 5 and failing.jitter_draws == 15

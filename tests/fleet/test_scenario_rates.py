@@ -77,6 +77,7 @@ class _Controls:
 class _Station:
     index: int
     draws: int = 0
+    jitter_draws: int = 0
     core: _Core = field(default_factory=_Core)
     scenario_at: float = math.inf
     scenario_phase: int = IDLE

@@ -16,10 +16,11 @@ from ocpp_station.station.hub import Station
 
 
 class SeededStation(Protocol):
-    """A station as the seeded draws see it: its number and how many draws it made."""
+    """A station as the seeded draws see it: its number and how many draws it made from each sequence."""
 
     index: int
     draws: int
+    jitter_draws: int
 
 
 class ScenarioStation(SeededStation, Protocol):
@@ -64,6 +65,8 @@ class FleetContext(Protocol):
     def endpoint(self, charge_box_id: str) -> tuple[str, int, ssl.SSLContext | None]: ...
 
     def rand(self, station: SeededStation) -> float: ...
+
+    def jitter(self, station: SeededStation) -> float: ...
 
     def reconnect_spread(self) -> float: ...
 

@@ -124,6 +124,7 @@ class StationDriver:
         "fleet",
         "hardware",
         "index",
+        "jitter_draws",
         "manual",
         "online",
         "scenario_at",
@@ -158,6 +159,7 @@ class StationDriver:
         self.booted = False
         self.connections = 0
         self.draws = 0  # how many random draws this station made: its seeded sequence (Fleet.rand)
+        self.jitter_draws = 0  # the same for its reconnection jitter (Fleet.jitter)
         self.scenario_at = math.inf
         self.scenario_phase = 0
         self.scenario_tag: str | None = None
@@ -216,7 +218,7 @@ class StationDriver:
             self._net_at = math.inf
         else:
             self._backoff = 0.0
-            self._net_at = self.fleet.now() + self.fleet.reconnect_spread() * self.fleet.rand(self)
+            self._net_at = self.fleet.now() + self.fleet.reconnect_spread() * self.fleet.jitter(self)
         self._after()
 
     # -- connecting --------------------------------------------------------------------------------------
@@ -276,10 +278,10 @@ class StationDriver:
                 # The connection was up: the central system (or the path to it) went away, and so did everyone
                 # else's; the first retry is spread over the ramp's time so that it does not see all N at once.
                 self._backoff = net.reconnect_min_s
-                delay = self.fleet.reconnect_spread() * self.fleet.rand(self)
+                delay = self.fleet.reconnect_spread() * self.fleet.jitter(self)
             else:
                 self._backoff = min(max(self._backoff * 2, net.reconnect_min_s), net.reconnect_max_s)
-                delay = self._backoff * (0.5 + self.fleet.rand(self) / 2)
+                delay = self._backoff * (0.5 + self.fleet.jitter(self) / 2)
             self._net_at = self.fleet.now() + delay
         else:
             self._net_at = math.inf

@@ -35,6 +35,7 @@ log = logging.getLogger("ocpp_station.fleet")
 
 _MASK = (1 << 64) - 1
 GC_YOUNG_THRESHOLD = 20_000
+_JITTER_SEQUENCE = 1 << 62  # the jitter's draw numbers never meet the scenario's
 
 
 def _splitmix(x: int) -> int:
@@ -203,8 +204,17 @@ class Fleet:
     def rand(self, station: SeededStation) -> float:
         """A uniform draw in [0, 1) from (seed, station number, the station's draw count): seeded per station."""
         station.draws += 1
-        x = _splitmix(self._seed * 0x100000001B3 ^ station.index)
-        x = _splitmix(x ^ station.draws)
+        return self._uniform(station.index, station.draws)
+
+    def jitter(self, station: SeededStation) -> float:
+        """A draw for the reconnection back-off's jitter, from a sequence of its own: a run whose connections
+        fail otherwise than another's keeps the same scenario draws (arrivals, tags, sessions)."""
+        station.jitter_draws += 1
+        return self._uniform(station.index, station.jitter_draws | _JITTER_SEQUENCE)
+
+    def _uniform(self, index: int, n: int) -> float:
+        x = _splitmix(self._seed * 0x100000001B3 ^ index)
+        x = _splitmix(x ^ n)
         return (x >> 11) / float(1 << 53)
 
     def reconnect_spread(self) -> float:

@@ -3,7 +3,7 @@
 A scenario file is TOML (see `scenarios/bench.toml`, the shared workload, and docs/fleet.md). Every draw comes
 from `Fleet.rand(station, ...)`: a hash of the seed, the station's number and its own draw counter, so a station
 makes the same choices in every run with the same seed, whatever the order in which the network delivers events
-(as long as its connection attempts fail alike: their back-off jitter draws from the same sequence).
+and however its connections fail (their back-off jitter draws from a sequence of its own, `Fleet.jitter`).
 
 The scenario acts on the stations only through their simulator controls (plug, present a card, unplug, raise a
 fault) and the network cable: the station's own logic (Authorize, StartTransaction, MeterValues, statuses) does
