@@ -7,6 +7,7 @@ CSMS may correct (OCPP 1.6 §4.2.1: the station SHOULD sync to BootNotification.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -62,20 +63,25 @@ class ManualClock:
 
 
 # The whole second last formatted and its text up to the '.', swapped as one tuple (threads may share it).
-_last_second: tuple[datetime | None, str] = (None, "")
+_last_second: tuple[float, str] = (math.nan, "")
 
 
 def iso_utc(timestamp: float) -> str:
     """UTC, millisecond precision, 'Z' suffix: the certified station's timestamp format."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
+    # The split `datetime.fromtimestamp` makes (microseconds rounded half to even), without building a datetime: a
+    # fleet stamps thousands of messages within the same second, and formats that second once.
+    fraction, second = math.modf(timestamp)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        second, micro = second + 1.0, micro - 1_000_000
+    elif micro < 0:
+        second, micro = second - 1.0, micro + 1_000_000
     global _last_second
-    second = moment.replace(microsecond=0)
     cached, text = _last_second
-    # A fleet stamps thousands of messages within the same second: strftime once per second.
     if cached != second:
-        text = moment.strftime("%Y-%m-%dT%H:%M:%S.")
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         _last_second = (second, text)
-    return f"{text}{moment.microsecond // 1000:03d}Z"
+    return f"{text}{micro // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> float:

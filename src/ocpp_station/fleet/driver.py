@@ -30,7 +30,7 @@ from ocpp_station.protocol.rpc import (
     FrameError,
     IgnoredFrame,
     MessageType,
-    dumps,
+    dumps_bytes,
     encode,
     parse_frame,
 )
@@ -482,7 +482,7 @@ class StationDriver:
         codec = conn.codec
         if codec is not None:
             # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
-            codec.send_text(dumps([MessageType.CALL, call.unique_id, action, call.payload]).encode())
+            codec.send_text(dumps_bytes([MessageType.CALL, call.unique_id, action, call.payload]))
 
     def on_timer(self, now: float, deadline: float) -> None:
         core = self.core

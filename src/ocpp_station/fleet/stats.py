@@ -86,10 +86,13 @@ class FleetStats:
         h.observe(seconds)
 
     def late(self, kind: str, seconds: float) -> None:
+        self.late_histogram(kind).observe(max(0.0, seconds))
+
+    def late_histogram(self, kind: str) -> LogHistogram:
         h = self.lateness.get(kind)
         if h is None:
             h = self.lateness[kind] = LogHistogram()
-        h.observe(max(0.0, seconds))
+        return h
 
     def to_json(self) -> dict[str, Any]:
         return {

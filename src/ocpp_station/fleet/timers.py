@@ -85,14 +85,15 @@ class SharedTimers:
         # Only entries pushed before this round: one rescheduled into the past runs in the next loop iteration, so
         # an owner can never keep this loop (and the event loop) busy.
         last = self._seq
+        lateness = self._lateness
         while heap and heap[0][0] <= now and heap[0][1] <= last:
             deadline, _, owner = heapq.heappop(heap)
             if owner.scheduled != deadline:
                 continue  # rescheduled since: a stale entry
             owner.scheduled = math.inf
             self._live -= 1
-            if self._lateness is not None:
-                self._lateness(now - deadline)
+            if lateness is not None:
+                lateness(now - deadline)
             owner.on_timer(now, deadline)
         while heap and heap[0][0] != heap[0][2].scheduled:
             heapq.heappop(heap)

@@ -15,6 +15,8 @@ from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Any
 
+import orjson
+
 Payload = dict[str, Any]
 
 
@@ -197,12 +199,26 @@ def _encode_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-# One encoder for the process: `json.dumps` with options builds a new one per call, on every message sent.
+# The stdlib encoder, for what orjson refuses: integers beyond 64 bits, keys that are not strings, lone surrogates
+# (which then fail at `.encode()`, as `_check_encodable` expects). One for the process: `json.dumps` with options
+# builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default)
 
 
+def dumps_bytes(value: object) -> bytes:
+    """Compact UTF-8 JSON, as a frame goes on the wire. orjson writes it about ten times faster than the stdlib (a
+    fleet writes thousands of frames a second); the text differs at most in how a float's exponent is spelt."""
+    try:
+        return orjson.dumps(value, default=_encode_default)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(value).encode()
+
+
 def dumps(value: object) -> str:
-    return _ENCODER.encode(value)
+    try:
+        return orjson.dumps(value, default=_encode_default).decode()
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(value)
 
 
 def encode(message: Message) -> str:

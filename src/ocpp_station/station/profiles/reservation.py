@@ -142,6 +142,8 @@ class Reservation:
 
     def booking_for(self, c: Connector) -> Booking | None:
         """The reservation holding this connector: its own, or a station-wide one it is kept free for."""
+        if not self.bookings:
+            return None  # the common case, asked on every status refresh
         for booking in self.bookings.values():
             if booking.connector_id == c.connector_id:
                 return booking
@@ -157,6 +159,8 @@ class Reservation:
 
     def claim(self, c: Connector, id_tag: str, parent_id_tag: str | None) -> tuple[bool, int | None]:
         """May `id_tag` start on `c`, and which reservation does that start consume?"""
+        if not self.bookings:
+            return True, None
         own = next((b for b in self.bookings.values() if b.connector_id == c.connector_id), None)
         if own is not None:
             admitted = own.admits(id_tag, parent_id_tag)
