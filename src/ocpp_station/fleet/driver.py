@@ -1,13 +1,14 @@
 """One station's connection in a fleet: the pure station core over websockets' sans-I/O protocol, no task.
 
-The same duties as `shell/link.py` (OCPP-J 1.6 §3.1 connection with subprotocol ocpp1.6, one outbound CALL at a
-time with a response timeout §4.1.1, inbound CALLs answered while waiting, pings every WebSocketPingInterval §7,
-reconnection with capped exponential back-off and jitter, OCPP-J errata 3.4), but event-driven: bytes arrive in
-`data_received`, every deadline (the core's timers, the response timeout, the ping, the reconnection, the
-scenario's next step) is one entry in the fleet's shared heap (`timers.SharedTimers`). A driver owns no task,
-no lock, no event and no logger; its connection is a small `_Connection` protocol object, replaced on each
-connect so that a late callback of an old connection cannot reach the new one. The WebSocket layer is
-`wsframe`: websockets' opening handshake, then a small frame codec of our own (the per-message cost of a fleet).
+The same duties as `shell/link.py` (OCPP-J 1.6 §3.1 connection with subprotocol ocpp1.6, one outbound CALL at a time
+with a response timeout §4.1.1, inbound CALLs answered while waiting, pings every WebSocketPingInterval §7,
+reconnection with capped exponential back-off and jitter, OCPP-J errata 3.4; Firmware Management's file jobs, run by
+`fleet/file_jobs.py` while they last; an installed firmware restarts the station like a Soft reset), but
+event-driven: bytes arrive in `data_received`, every deadline (the core's timers, the response timeout, the ping,
+the reconnection, the scenario's next step) is one entry in the fleet's shared heap (`timers.SharedTimers`). A
+driver owns no task, no lock, no event and no logger; its connection is a small `_Connection` protocol object,
+replaced on each connect so that a late callback of an old connection cannot reach the new one. The WebSocket layer
+is `wsframe`: websockets' opening handshake, then a small frame codec of our own (the per-message cost of a fleet).
 """
 
 from __future__ import annotations
@@ -447,6 +448,9 @@ class StationDriver:
             call = core.next_call()
             if call is not None:
                 self._send_call(call)
+        if core.firmware.jobs:
+            # Queuing a file job wakes the station, so this one test per wake finds every job (fleet/file_jobs.py).
+            self.fleet.file_jobs.start(self)
         if core.reset_request is not None and self._reset_at != math.inf:
             now = self.fleet.now()
             if now >= self._reset_at or not core.online or not core.has_messages_to_send():
@@ -504,6 +508,13 @@ class StationDriver:
             self.fleet.scenario.step(self, now)
         self._after()
 
+    def on_file_job_ended(self) -> None:
+        """A file job reported its outcome into the core. An installed firmware asks for a restart, to boot it
+        before reporting Installed (OCPP 1.6 §5.19): like a Soft reset, the transaction messages go out first."""
+        if self.core.reset_request is not None and self._reset_at == math.inf:
+            self._reset_at = self.fleet.now() + RESET_DRAIN_S
+        self.wake()
+
     def _on_net_deadline(self, now: float) -> None:
         state = self._state
         if state == IDLE:
@@ -547,6 +558,7 @@ class StationDriver:
         self._pending = None
         self._pending_until = math.inf
         self._reset_at = math.inf
+        self.fleet.file_jobs.cancel(self.core.charge_box_id)
         self.core.timers.cancel_all()
         self.core.set_waker(lambda: None)
         if self.booted:
@@ -580,6 +592,8 @@ class StationDriver:
         self._state = IDLE
         self._pending = None
         self._pending_until = math.inf
+        # The runtime's restart cancels the old core's file jobs too: none reports into the core that follows.
+        self.fleet.file_jobs.cancel(self.core.charge_box_id)
         self.core.timers.cancel_all()
         self.core.set_waker(lambda: None)
         self.core = self.fleet.rebuild(self.core.charge_box_id, self.store, self.hardware)
