@@ -143,6 +143,21 @@ async def test_get_diagnostics_uploads_an_archive_to_the_server(fleet: Fleet, cs
     assert files_left(fleet) == []
 
 
+async def test_get_log_uploads_the_security_log(fleet: Fleet, csms: FleetCsms) -> None:
+    async with HttpFileServer() as server:
+        request = {"logType": "SecurityLog", "requestId": 7, "log": {"remoteLocation": server.url("upload/")}}
+        answer = await csms.call(TARGET, "GetLog", request)
+        await csms.wait_until(lambda c: len(c.of(TARGET, "LogStatusNotification")) == 2)
+    # Security whitepaper N01.FR.07/08: Uploading, then the outcome, each with the request's id.
+    assert [r.payload for r in csms.of(TARGET, "LogStatusNotification")] == [
+        {"status": "Uploading", "requestId": 7},
+        {"status": "Uploaded", "requestId": 7},
+    ]
+    assert answer["status"] == "Accepted" and answer["filename"] in server.uploads
+    assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
+    assert files_left(fleet) == []
+
+
 async def test_a_reset_during_a_download_cancels_the_job(
     fleet: Fleet, csms: FleetCsms, monkeypatch: pytest.MonkeyPatch
 ) -> None:
