@@ -28,7 +28,9 @@ UNDER_TEST = "CP-00007"
 # The neighbours charge all along; no configuration keys are changed, so the station under test is the
 # certified build the cases expect.
 WORKLOAD = {"sessions": {"inter_arrival_s": [0.5, 1.0], "duration_s": [1.0, 2.0]}}
-CASES = ["TC_001", "TC_003", "TC_010", "TC_019", "TC_026"]
+# Firmware Management too (TC_044_x, TC_045_x): the fleet runs the station's file jobs (against the harness's FTP
+# server), and an installed firmware reboots the station.
+CASES = ["TC_001", "TC_003", "TC_010", "TC_019", "TC_026", "TC_044_1", "TC_044_2", "TC_044_3", "TC_045_1", "TC_045_2"]
 
 
 @pytest.fixture

@@ -3,13 +3,14 @@
 - `FtpServer`: pyftpdlib in a thread (plain FTP, or explicit FTPS with `TLS_FTPHandler` when given a certificate,
   control and data channels both required to be encrypted); it records the commands it got.
 - `HttpFileServer`: an aiohttp web server in the test's event loop (HTTP, or HTTPS with an SSL context): GET
-  /files/<name> serves `files`; POST /upload/ (multipart field "file") and PUT /upload/<name> store into
-  `uploads`.
+  /files/<name> serves `files` (held while `hold` is an unset event); POST /upload/ (multipart field "file")
+  and PUT /upload/<name> store into `uploads`.
 - `closed_port()`: a port nothing listens on (connection refused).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -86,6 +87,9 @@ class HttpFileServer:
         self.files: dict[str, bytes] = {}
         self.uploads: dict[str, bytes] = {}
         self.requests: list[str] = []
+        # Set: every GET is recorded, then held until the event is set (a download in progress for as long as
+        # a test needs one).
+        self.hold: asyncio.Event | None = None
         self._ssl = ssl_context
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -113,6 +117,8 @@ class HttpFileServer:
 
     async def _get(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(f"GET {request.path}")
+        if self.hold is not None:
+            await self.hold.wait()
         body = self.files.get(request.match_info["name"])
         if body is None:
             raise web.HTTPNotFound()

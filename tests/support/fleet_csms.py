@@ -1,8 +1,9 @@
 """A central system for fleet tests on 127.0.0.1: accepts any number of stations, answers every call the happy
 way, counts calls per action, keeps every call it received (station, action, payload, which connection) and how
-each connection ended, and notes when each station connected. It can stop and start again on the same port (a
-CSMS restart), leave chosen calls unanswered (a central system that does not answer), call a station
-(`call`: Reset, ChangeConfiguration, RemoteStartTransaction, ...) and react to what it receives (`on_call`).
+each connection ended, and notes when each station connected and with which Authorization header. It can stop
+and start again on the same port (a CSMS restart), leave chosen calls unanswered (a central system that does not
+answer), call a station (`call`: Reset, ChangeConfiguration, RemoteStartTransaction, ...) and react to what it
+receives (`on_call`).
 Tests wait on `wait_until(predicate)` (a condition, never a sleep).
 """
 
@@ -50,6 +51,8 @@ class FleetCsms:
         self.ids: set[str] = set()
         self.connected_at: list[tuple[str, float]] = []
         self.connections: Counter[str] = Counter()  # connections per station so far
+        # The Authorization header of each connection (None: none), per station, in connection order.
+        self.authorizations: dict[str, list[str | None]] = {}
         # How each connection ended: (station, close code as seen here; 1000 a normal closing handshake, 1006 a
         # connection dropped without one (RFC 6455 §7.1.5), e.g. a pulled cable or a hard reset).
         self.closes: list[tuple[str, int | None]] = []
@@ -92,6 +95,9 @@ class FleetCsms:
             self.connected_at.append((charge_box_id, time.monotonic()))
             self.connections[charge_box_id] += 1
             connection = self.connections[charge_box_id]
+            headers = ws.request.headers if ws.request is not None else None
+            authorization = None if headers is None else headers.get("Authorization")
+            self.authorizations.setdefault(charge_box_id, []).append(authorization)
             self._links[charge_box_id] = ws
             self._changed.notify_all()
         try:

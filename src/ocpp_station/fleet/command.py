@@ -147,8 +147,10 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         )
         database = None
         if args.store == "sqlite":
-            database = SharedSqliteDatabase(store_path(args.store_path, args.shard))
-            options = on_shared_sqlite(options, database)
+            database_path = store_path(args.store_path, args.shard)
+            database = SharedSqliteDatabase(database_path)
+            # Firmware Management's work files next to the process's store (else in a temporary directory).
+            options = replace(on_shared_sqlite(options, database), files_dir=database_path.with_suffix(".files"))
         try:
             doc = asyncio.run(_run(options, args, out))
         finally:

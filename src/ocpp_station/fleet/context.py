@@ -9,6 +9,7 @@ import asyncio
 import ssl
 from typing import Protocol
 
+from ocpp_station.fleet.file_jobs import FleetFileJobs
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
 from ocpp_station.hardware.interfaces import SimulatorControls
@@ -53,6 +54,7 @@ class FleetContext(Protocol):
     ssl_context: ssl.SSLContext | None
     stats: FleetStats
     timers: SharedTimers
+    file_jobs: FleetFileJobs
     running: bool
 
     @property

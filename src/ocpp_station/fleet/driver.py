@@ -1,13 +1,15 @@
 """One station's connection in a fleet: the pure station core over websockets' sans-I/O protocol, no task.
 
-The same duties as `shell/link.py` (OCPP-J 1.6 §3.1 connection with subprotocol ocpp1.6, one outbound CALL at a
-time with a response timeout §4.1.1, inbound CALLs answered while waiting, pings every WebSocketPingInterval §7,
-reconnection with capped exponential back-off and jitter, OCPP-J errata 3.4), but event-driven: bytes arrive in
-`data_received`, every deadline (the core's timers, the response timeout, the ping, the reconnection, the
-scenario's next step) is one entry in the fleet's shared heap (`timers.SharedTimers`). A driver owns no task,
-no lock, no event and no logger; its connection is a small `_Connection` protocol object, replaced on each
-connect so that a late callback of an old connection cannot reach the new one. The WebSocket layer is
-`wsframe`: websockets' opening handshake, then a small frame codec of our own (the per-message cost of a fleet).
+The same duties as `shell/link.py` (OCPP-J 1.6 §3.1 connection with subprotocol ocpp1.6, one outbound CALL at a time
+with a response timeout §4.1.1, inbound CALLs answered while waiting, pings every WebSocketPingInterval §7,
+reconnection with capped exponential back-off and jitter, OCPP-J errata 3.4; a new connection at once when the core
+asks for one, security whitepaper A01/A05; Firmware Management's file jobs, run by `fleet/file_jobs.py` while they
+last; an installed firmware restarts the station like a Soft reset), but event-driven: bytes arrive in
+`data_received`, every deadline (the core's timers, the response timeout, the ping, the reconnection, the scenario's
+next step) is one entry in the fleet's shared heap (`timers.SharedTimers`). A driver owns no task, no lock, no event
+and no logger; its connection is a small `_Connection` protocol object, replaced on each connect so that a late
+callback of an old connection cannot reach the new one. The WebSocket layer is `wsframe`: websockets' opening
+handshake, then a small frame codec of our own (the per-message cost of a fleet).
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ OPEN_TIMEOUT_S = 10.0
 RESET_DRAIN_S = 10.0
 _LATENESS_ACTIONS = ("Heartbeat", "MeterValues")
 
-# Connection states
-IDLE, CONNECTING, OPEN = 0, 1, 2
+# Connection states. RECONNECTING: open, but the core asked for a new connection; it is closed once the call
+# out (if any) is answered, as the runtime's link does.
+IDLE, CONNECTING, OPEN, RECONNECTING = 0, 1, 2, 3
 
 
 class _Connection(asyncio.Protocol):
@@ -173,7 +176,7 @@ class StationDriver:
 
     @property
     def connected(self) -> bool:
-        return self._state == OPEN
+        return self._state >= OPEN
 
     def start(self, connect_at: float) -> None:
         self.core.start()
@@ -249,7 +252,11 @@ class StationDriver:
         handshake = ClientHandshake(self.fleet.station_url(self.core.charge_box_id), [SUBPROTOCOL])
         conn.handshake = handshake
         authorization = None
-        password = self.core.settings.network.basic_auth_password or self.core.config.get("AuthorizationKey")
+        configured = self.core.settings.network.basic_auth_password
+        key = self.core.config.get("AuthorizationKey")
+        # As the runtime's link: profiles 1 and 2 use the AuthorizationKey (security whitepaper §2.3, §2.4,
+        # A01.FR.01), profile 0 whatever is configured.
+        password = (key or configured) if self.core.security.profile else (configured or key)
         if password:
             # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
             token = base64.b64encode(f"{self.core.charge_box_id}:{password}".encode()).decode()
@@ -264,7 +271,7 @@ class StationDriver:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.abort()
-        was_open = self._state == OPEN
+        was_open = self._state >= OPEN
         self._state = IDLE
         pending, self._pending = self._pending, None
         self._pending_until = math.inf
@@ -290,7 +297,7 @@ class StationDriver:
     def on_lost(self, conn: _Connection, exc: Exception | None) -> None:
         if conn is not self._conn:
             return
-        self._failed("connection-lost" if self._state == OPEN and self.online else None)
+        self._failed("connection-lost" if self._state >= OPEN and self.online else None)
 
     # -- receiving -------------------------------------------------------------------------------------
     def on_data(self, conn: _Connection, data: bytes) -> None:
@@ -356,6 +363,7 @@ class StationDriver:
         self._pong_due = False
         interval = self.core.config.get_int("WebSocketPingInterval")
         self._net_at = now + interval if interval > 0 else math.inf
+        self.core.take_reconnect_request()  # this connection already uses what was asked for
         self.core.on_connected()
         self._after()
         # A central system may send its first CALL in the same packet as the 101 response.
@@ -385,8 +393,13 @@ class StationDriver:
             if response is not None:
                 self._send(conn, encode(response))
             core.after_response()
-            if core.reset_request is not None and self._reset_at == math.inf:
-                self._reset_at = self.fleet.now() + RESET_DRAIN_S
+            if core.reset_request is not None:
+                if self._reset_at == math.inf:
+                    self._reset_at = self.fleet.now() + RESET_DRAIN_S
+            elif core.reconnect_request is not None and self._state == OPEN:
+                # New credentials, certificate or security profile take effect on the next connection (security
+                # whitepaper A01, A02.FR.08, A05.FR.06/07): nothing more is sent on this one.
+                self._state = RECONNECTING
             self.wake()
             return
         pending = self._pending
@@ -443,10 +456,17 @@ class StationDriver:
         """After anything happened: send the next call if the link is free, then reschedule the one deadline."""
         self._dirty = False
         core = self.core
-        if self._state == OPEN and self._pending is None:
-            call = core.next_call()
-            if call is not None:
-                self._send_call(call)
+        if self._pending is None:
+            state = self._state
+            if state == OPEN:
+                call = core.next_call()
+                if call is not None:
+                    self._send_call(call)
+            elif state == RECONNECTING:
+                self._reconnect()
+        if core.firmware.jobs:
+            # Queuing a file job wakes the station, so this one test per wake finds every job (fleet/file_jobs.py).
+            self.fleet.file_jobs.start(self)
         if core.reset_request is not None and self._reset_at != math.inf:
             now = self.fleet.now()
             if now >= self._reset_at or not core.online or not core.has_messages_to_send():
@@ -504,6 +524,29 @@ class StationDriver:
             self.fleet.scenario.step(self, now)
         self._after()
 
+    def _reconnect(self) -> None:
+        """Close normally (1000) and connect again at once, without back-off: the connection the core asked for."""
+        self.core.take_reconnect_request()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close(1000)
+            conn.driver = None
+        self._state = IDLE
+        self._pong_due = False
+        self.core.on_disconnected()
+        self._backoff = 0.0
+        if self.online and self.fleet.running:
+            self._connect(self.fleet.now())
+        else:
+            self._net_at = math.inf
+
+    def on_file_job_ended(self) -> None:
+        """A file job reported its outcome into the core. An installed firmware asks for a restart, to boot it
+        before reporting Installed (OCPP 1.6 §5.19): like a Soft reset, the transaction messages go out first."""
+        if self.core.reset_request is not None and self._reset_at == math.inf:
+            self._reset_at = self.fleet.now() + RESET_DRAIN_S
+        self.wake()
+
     def _on_net_deadline(self, now: float) -> None:
         state = self._state
         if state == IDLE:
@@ -547,6 +590,7 @@ class StationDriver:
         self._pending = None
         self._pending_until = math.inf
         self._reset_at = math.inf
+        self.fleet.file_jobs.cancel(self.core.charge_box_id)
         self.core.timers.cancel_all()
         self.core.set_waker(lambda: None)
         if self.booted:
@@ -580,6 +624,8 @@ class StationDriver:
         self._state = IDLE
         self._pending = None
         self._pending_until = math.inf
+        # The runtime's restart cancels the old core's file jobs too: none reports into the core that follows.
+        self.fleet.file_jobs.cancel(self.core.charge_box_id)
         self.core.timers.cancel_all()
         self.core.set_waker(lambda: None)
         self.core = self.fleet.rebuild(self.core.charge_box_id, self.store, self.hardware)

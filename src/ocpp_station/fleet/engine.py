@@ -16,6 +16,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import cast
 from urllib.parse import quote, urlsplit
 
@@ -23,10 +24,13 @@ from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
 from ocpp_station.clock import SystemClock
 from ocpp_station.fleet.context import ReadyStation, ScenarioStation, SeededStation
 from ocpp_station.fleet.driver import StationDriver
+from ocpp_station.fleet.file_jobs import FleetFileJobs
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
 from ocpp_station.settings import StationSettings
+from ocpp_station.shell.file_transfer import FileTransfers, NetworkFileTransfers
+from ocpp_station.shell.firmware_image import FirmwareInstaller, SimulatedInstaller
 from ocpp_station.station.hub import Station
 from ocpp_station.station.ports import Store, StoreWriteError
 from ocpp_station.stores.memory import MemoryStore
@@ -91,6 +95,12 @@ class FleetOptions:
     # have all booted, their long-lived objects leave the cyclic collector's generations (gc.freeze). Else each
     # full collection walks millions of them and stalls every timer of the fleet for most of a second.
     freeze_gc: bool = False
+    # Firmware Management's file jobs (fleet/file_jobs.py): where their files go (None: a temporary directory,
+    # removed at the stop), how files move (None: FTP/FTPS/HTTP/HTTPS over the network) and how an image is
+    # installed (None: the simulated station's check of the image).
+    files_dir: Path | None = None
+    transfers: FileTransfers | None = None
+    installer: FirmwareInstaller | None = None
 
 
 class _StoreFlusher:
@@ -125,6 +135,11 @@ class Fleet:
         # A timer fires only once due: its lateness is never negative, and goes straight into the histogram.
         self.timers = SharedTimers(self.loop, self.stats.late_histogram("timer").observe)
         self.scenario = ScenarioRunner(options.scenario, settings.hardware, self.rand, self.stats)
+        self.file_jobs = FleetFileJobs(
+            root=options.files_dir,
+            transfers=options.transfers or NetworkFileTransfers(ca_file=settings.network.ca_file),
+            installer=options.installer or SimulatedInstaller(),
+        )
         self._seed = options.seed
         self._store_factory = options.store_factory
         self._ready: list[ReadyStation] = []
@@ -289,6 +304,7 @@ class Fleet:
         self.running = False
         for driver in self.drivers:
             driver.stop()
+        self.file_jobs.close()
         self.timers.close()
         self.flush_store()
 

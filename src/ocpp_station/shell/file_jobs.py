@@ -61,17 +61,30 @@ class FileJobRunner:
         runner.link_trace = trace_tap(trace or logging.getLogger("ocpp_station.trace"), station_log)
         return runner
 
-    def start_pending(self, core: Station) -> None:
+    def start_pending(self, core: Station) -> list[asyncio.Task[None]]:
+        """Start every job the core hands out; the tasks started (a fleet follows them to drop an idle runner)."""
+        started = []
         while (job := core.firmware.next_job()) is not None:
             task = asyncio.create_task(self._run(core, job), name=f"{core.charge_box_id}-{job.kind}-{job.job_id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            started.append(task)
+        return started
 
-    async def cancel_all(self) -> None:
-        tasks, self._tasks = set(self._tasks), set()
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    def cancel(self) -> list[asyncio.Task[None]]:
+        """Cancel every job without waiting: no outcome reaches the core any more; each task removes its files
+        at its next step. Returns the cancelled tasks."""
+        tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.cancel()
-        for task in tasks:
+        return tasks
+
+    async def cancel_all(self) -> None:
+        for task in self.cancel():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 

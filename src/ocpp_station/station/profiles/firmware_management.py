@@ -162,7 +162,8 @@ class FirmwareManagement:
         self.store = store
         self.certificates = certificates
         self.security_log = security_log
-        self._jobs: deque[FileJob] = deque()
+        # Handed out by next_job(); a shell that runs many stations tests it for emptiness (no call per message).
+        self.jobs: deque[FileJob] = deque()
         self._next_job_id = 0
         self._update: _Update | None = None
         self._upload: _Upload | None = None
@@ -188,7 +189,7 @@ class FirmwareManagement:
 
     # -- the shell's side: jobs out, outcomes in ------------------------------------------------------------
     def next_job(self) -> FileJob | None:
-        return self._jobs.popleft() if self._jobs else None
+        return self.jobs.popleft() if self.jobs else None
 
     def job_succeeded(self, job_id: int, result: str = "") -> None:
         update, upload = self._update, self._upload
@@ -244,7 +245,7 @@ class FirmwareManagement:
         self.st.wake()
 
     def _queue_job(self, job: FileJob) -> int:
-        self._jobs.append(job)
+        self.jobs.append(job)
         self.st.wake()
         return job.job_id
 

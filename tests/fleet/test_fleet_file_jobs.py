@@ -1,0 +1,204 @@
+"""Firmware Management inside a running fleet: UpdateFirmware and GetDiagnostics move real bytes through file
+servers on 127.0.0.1 (free ports, started and stopped here), a station reports every step as the single station
+does (tests/station/test_file_transfer.py), boots its new firmware, and its neighbours notice nothing. A station
+has a job runner, a task and files only while a job runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import zipfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocpp_station.clock import iso_utc
+from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
+from ocpp_station.fleet.scenario import parse_scenario
+from ocpp_station.settings import parse_settings
+from ocpp_station.shell.file_transfer import NetworkFileTransfers
+from ocpp_station.shell.firmware_image import build_image
+from tests.support.file_servers import FtpServer, HttpFileServer, closed_port
+from tests.support.fleet_csms import FleetCsms
+
+COUNT = 4
+TARGET = "CP-002"
+
+
+@asynccontextmanager
+async def running_fleet(csms: FleetCsms, files_dir: Path | None) -> AsyncIterator[Fleet]:
+    fleet = Fleet(
+        FleetOptions(
+            csms_url=csms.url,
+            ids=station_ids("CP-{n:03d}", COUNT),
+            settings=parse_settings({"hardware": {"connectors": 2}}),
+            scenario=parse_scenario({"enabled": False, "configuration": {"WebSocketPingInterval": 0}}),
+            seed=5,
+            ramp_per_s=100.0,
+            files_dir=files_dir,
+            transfers=NetworkFileTransfers(connect_timeout_s=3, io_timeout_s=5),
+        )
+    )
+    fleet.start()
+    try:
+        await csms.wait_until(lambda c: fleet.booted == COUNT, timeout=20)
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+@pytest.fixture
+async def fleet(csms: FleetCsms, tmp_path: Path) -> AsyncIterator[Fleet]:
+    async with running_fleet(csms, tmp_path / "files") as running:
+        yield running
+
+
+def firmware(csms: FleetCsms, station: str = TARGET) -> list[str]:
+    return [r.payload["status"] for r in csms.of(station, "FirmwareStatusNotification")]
+
+
+def diagnostics(csms: FleetCsms, station: str = TARGET) -> list[str]:
+    return [r.payload["status"] for r in csms.of(station, "DiagnosticsStatusNotification")]
+
+
+async def update_firmware(csms: FleetCsms, location: str, **extra: Any) -> None:
+    payload = {"location": location, "retrieveDate": iso_utc(time.time()), **extra}
+    assert await csms.call(TARGET, "UpdateFirmware", payload) == {}
+
+
+def files_left(fleet: Fleet) -> list[Path]:
+    root = fleet.file_jobs.work_dir
+    return [] if root is None else sorted(root.rglob("*"))
+
+
+def assert_neighbours_untouched(fleet: Fleet, csms: FleetCsms) -> None:
+    for station in fleet.drivers:
+        if station.charge_box_id == TARGET:
+            continue
+        charge_box_id = station.charge_box_id
+        assert csms.connections[charge_box_id] == 1 and csms.linked(charge_box_id)
+        assert len(csms.of(charge_box_id, "BootNotification")) == 1
+        assert not firmware(csms, charge_box_id) and not diagnostics(csms, charge_box_id)
+
+
+async def test_a_firmware_update_downloads_installs_and_boots_the_new_version(
+    fleet: Fleet, csms: FleetCsms, tmp_path: Path
+) -> None:
+    target = fleet.by_id[TARGET]
+    old_core = target.core
+    assert fleet.file_jobs.work_dir is None  # nothing is made before a station has a job
+    async with HttpFileServer() as server:
+        server.files["cp-2.0.0.fwi"] = build_image("2.0.0", b"\x7fELF" + bytes(range(256)) * 64)
+        await update_firmware(csms, server.url("files/cp-2.0.0.fwi"), retries=0)
+        await csms.wait_until(lambda c: "Installed" in firmware(c) or "Failed" in "".join(firmware(c)))
+
+    # OCTT TC_044_1 in the single station's order: Downloading, Downloaded, Installing, the reboot (a normal close,
+    # as a Soft reset), BootNotification with the new version, StatusNotification, Installed.
+    assert firmware(csms) == ["Downloading", "Downloaded", "Installing", "Installed"]
+    assert [r.connection for r in csms.of(TARGET, "FirmwareStatusNotification")] == [1, 1, 1, 2]
+    assert csms.closes_of(TARGET) == [1000]
+    after_reboot = [r for r in csms.of(TARGET) if r.connection == 2]
+    assert after_reboot[0].action == "BootNotification"
+    assert after_reboot[0].payload["firmwareVersion"] == "2.0.0"
+    actions = [r.action for r in after_reboot]
+    assert actions.index("StatusNotification") < actions.index("FirmwareStatusNotification")
+    assert target.core is not old_core and target.core.firmware_version() == "2.0.0"
+    assert_neighbours_untouched(fleet, csms)
+
+    # The image was consumed; no runner, task or file is left for the station.
+    assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
+    assert fleet.file_jobs.work_dir == tmp_path / "files"
+    assert files_left(fleet) == []
+
+
+async def test_an_unreachable_location_gives_download_failed_after_the_retries(fleet: Fleet, csms: FleetCsms) -> None:
+    await update_firmware(csms, f"http://127.0.0.1:{closed_port()}/fw.fwi", retries=1, retryInterval=0)
+    await csms.wait_until(lambda c: "DownloadFailed" in firmware(c))
+    assert firmware(csms) == ["Downloading", "DownloadFailed"]
+    target = fleet.by_id[TARGET]
+    assert len(csms.of(TARGET, "BootNotification")) == 1 and target.core.firmware_version() == "0.1.0"
+    assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
+    assert files_left(fleet) == []
+
+
+async def test_get_diagnostics_uploads_an_archive_to_the_server(fleet: Fleet, csms: FleetCsms, tmp_path: Path) -> None:
+    home = tmp_path / "ftp"
+    (home / "upload").mkdir(parents=True)
+    with FtpServer(home) as ftp:
+        answer = await csms.call(TARGET, "GetDiagnostics", {"location": ftp.url("upload/"), "retries": 0})
+        await csms.wait_until(lambda c: len(diagnostics(c)) == 2)
+    assert diagnostics(csms) == ["Uploading", "Uploaded"]
+    archive = zipfile.ZipFile(io.BytesIO((home / "upload" / answer["fileName"]).read_bytes()))
+    info = json.loads(archive.read("station.json"))
+    assert info["chargeBoxId"] == TARGET and info["firmwareVersion"] == "0.1.0"
+    assert {"station.json", "ocpp-trace.log", "events.log"} <= set(archive.namelist())
+    assert_neighbours_untouched(fleet, csms)
+    assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
+    assert files_left(fleet) == []
+
+
+async def test_get_log_uploads_the_security_log(fleet: Fleet, csms: FleetCsms) -> None:
+    async with HttpFileServer() as server:
+        request = {"logType": "SecurityLog", "requestId": 7, "log": {"remoteLocation": server.url("upload/")}}
+        answer = await csms.call(TARGET, "GetLog", request)
+        await csms.wait_until(lambda c: len(c.of(TARGET, "LogStatusNotification")) == 2)
+    # Security whitepaper N01.FR.07/08: Uploading, then the outcome, each with the request's id.
+    assert [r.payload for r in csms.of(TARGET, "LogStatusNotification")] == [
+        {"status": "Uploading", "requestId": 7},
+        {"status": "Uploaded", "requestId": 7},
+    ]
+    assert answer["status"] == "Accepted" and answer["filename"] in server.uploads
+    assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
+    assert files_left(fleet) == []
+
+
+async def test_a_reset_during_a_download_cancels_the_job(
+    fleet: Fleet, csms: FleetCsms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = fleet.by_id[TARGET]
+    old_core = target.core
+    outcomes: list[tuple[str, int]] = []
+    monkeypatch.setattr(old_core.firmware, "job_succeeded", lambda job_id, result="": outcomes.append(("ok", job_id)))
+    monkeypatch.setattr(old_core.firmware, "job_failed", lambda job_id, reason: outcomes.append(("failed", job_id)))
+    async with HttpFileServer() as server:
+        server.files["cp-3.0.0.fwi"] = build_image("3.0.0")
+        server.hold = hold = asyncio.Event()
+        await update_firmware(csms, server.url("files/cp-3.0.0.fwi"), retries=0)
+        await csms.wait_until(lambda c: firmware(c) == ["Downloading"] and len(server.requests) == 1)
+        assert fleet.file_jobs.stations == [TARGET] and fleet.file_jobs.tasks == 1
+
+        assert await csms.call(TARGET, "Reset", {"type": "Hard"}) == {"status": "Accepted"}
+        # The new core starts the interrupted update over (it is stored), with a download of its own.
+        await csms.wait_until(lambda c: len(c.of(TARGET, "BootNotification")) == 2 and len(server.requests) == 2)
+        assert target.core is not old_core
+        hold.set()
+        await csms.wait_until(lambda c: "Installed" in firmware(c) or "Failed" in "".join(firmware(c)))
+
+    # The cancelled download reported nothing, to the old core or to the new one (which numbers its jobs from 1
+    # again: an old outcome would have passed for its own download's).
+    assert outcomes == []
+    assert firmware(csms) == ["Downloading", "Downloading", "Downloaded", "Installing", "Installed"]
+    assert [r.connection for r in csms.of(TARGET, "FirmwareStatusNotification")] == [1, 2, 2, 2, 3]
+    assert target.core.firmware_version() == "3.0.0"
+    assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
+    assert files_left(fleet) == []
+
+
+async def test_without_a_store_directory_the_files_go_to_a_temporary_directory_removed_at_the_stop(
+    csms: FleetCsms,
+) -> None:
+    async with HttpFileServer() as server:
+        async with running_fleet(csms, None) as fleet:
+            await csms.call(TARGET, "GetDiagnostics", {"location": server.url("upload/"), "retries": 0})
+            await csms.wait_until(lambda c: diagnostics(c) == ["Uploading", "Uploaded"])
+            work_dir = fleet.file_jobs.work_dir
+            assert work_dir is not None and work_dir.is_dir() and files_left(fleet) == []
+        assert not work_dir.exists()
+    [name] = server.uploads
+    assert name.startswith(f"diagnostics-{TARGET}-")
