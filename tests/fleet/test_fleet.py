@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable
 
 import aiohttp
 
@@ -14,6 +13,7 @@ from ocpp_station.fleet.scenario import parse_scenario
 from ocpp_station.fleet.web import metrics_app, serve
 from ocpp_station.settings import parse_settings
 from tests.support.fleet_csms import FleetCsms
+from tests.support.fleets import until
 
 FAST = {
     "sessions": {"inter_arrival_s": [0.2, 0.5], "duration_s": [1.5, 2.0]},
@@ -24,13 +24,6 @@ FAST = {
         "ClockAlignedDataInterval": 0,
     },
 }
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for a condition on the fleet (which offers no event for it): checked every loop turn, with a timeout."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def make_fleet(url: str, count: int, *, ramp: float = 400.0, scenario: dict[str, object] | None = None) -> Fleet:

@@ -13,8 +13,8 @@ from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
 from ocpp_station.fleet.scenario import parse_scenario
 from ocpp_station.fleet.web import fleet_app, serve
 from ocpp_station.settings import parse_settings
-from tests.fleet.test_fleet import until
 from tests.support.fleet_csms import FleetCsms
+from tests.support.fleets import until
 
 COUNT = 40
 RAMP = 20.0  # stations/s: a restored share comes back spread over COUNT / RAMP = 2 s

@@ -12,45 +12,27 @@ import json
 import time
 import zipfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ocpp_station.clock import iso_utc
-from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
-from ocpp_station.fleet.scenario import parse_scenario
-from ocpp_station.settings import parse_settings
+from ocpp_station.fleet.engine import Fleet
 from ocpp_station.shell.file_transfer import NetworkFileTransfers
 from ocpp_station.shell.firmware_image import build_image
 from tests.support.file_servers import FtpServer, HttpFileServer, closed_port
 from tests.support.fleet_csms import FleetCsms
+from tests.support.fleets import quiet_fleet
 
 COUNT = 4
 TARGET = "CP-002"
 
 
-@asynccontextmanager
-async def running_fleet(csms: FleetCsms, files_dir: Path | None) -> AsyncIterator[Fleet]:
-    fleet = Fleet(
-        FleetOptions(
-            csms_url=csms.url,
-            ids=station_ids("CP-{n:03d}", COUNT),
-            settings=parse_settings({"hardware": {"connectors": 2}}),
-            scenario=parse_scenario({"enabled": False, "configuration": {"WebSocketPingInterval": 0}}),
-            seed=5,
-            ramp_per_s=100.0,
-            files_dir=files_dir,
-            transfers=NetworkFileTransfers(connect_timeout_s=3, io_timeout_s=5),
-        )
-    )
-    fleet.start()
-    try:
-        await csms.wait_until(lambda c: fleet.booted == COUNT, timeout=20)
-        yield fleet
-    finally:
-        fleet.stop()
+def running_fleet(csms: FleetCsms, files_dir: Path | None) -> AbstractAsyncContextManager[Fleet]:
+    transfers = NetworkFileTransfers(connect_timeout_s=3, io_timeout_s=5)
+    return quiet_fleet(csms.url, COUNT, seed=5, files_dir=files_dir, transfers=transfers)
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ a new BootNotification, as the single station's link does; its neighbours notice
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
-from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
-from ocpp_station.fleet.scenario import parse_scenario
-from ocpp_station.settings import parse_settings
+from ocpp_station.fleet.engine import Fleet
 from tests.support.fleet_csms import FleetCsms
+from tests.support.fleets import quiet_fleet
 
 COUNT = 3
 TARGET = "CP-002"
@@ -24,38 +22,12 @@ def basic(key: str) -> str:
     return "Basic " + base64.b64encode(f"{TARGET}:{key}".encode()).decode()
 
 
-@asynccontextmanager
-async def running_fleet(
+def running_fleet(
     csms: FleetCsms, *, reconnect_min_s: float, configuration: dict[str, object] | None = None
-) -> AsyncIterator[Fleet]:
-    fleet = Fleet(
-        FleetOptions(
-            csms_url=csms.url,
-            ids=station_ids("CP-{n:03d}", COUNT),
-            settings=parse_settings(
-                {"network": {"reconnect_min_s": reconnect_min_s, "reconnect_max_s": max(reconnect_min_s, 60.0)}}
-            ),
-            scenario=parse_scenario(
-                {
-                    "enabled": False,
-                    "configuration": {
-                        "SecurityProfile": 1,
-                        "AuthorizationKey": OLD_KEY,
-                        "WebSocketPingInterval": 0,
-                        **(configuration or {}),
-                    },
-                }
-            ),
-            seed=4,
-            ramp_per_s=100.0,
-        )
-    )
-    fleet.start()
-    try:
-        await csms.wait_until(lambda c: fleet.booted == COUNT, timeout=20)
-        yield fleet
-    finally:
-        fleet.stop()
+) -> AbstractAsyncContextManager[Fleet]:
+    network = {"reconnect_min_s": reconnect_min_s, "reconnect_max_s": max(reconnect_min_s, 60.0)}
+    keys = {"SecurityProfile": 1, "AuthorizationKey": OLD_KEY, **(configuration or {})}
+    return quiet_fleet(csms.url, COUNT, seed=4, settings={"network": network}, configuration=keys)
 
 
 async def test_a_new_authorization_key_reconnects_at_once_with_it(csms: FleetCsms) -> None:

@@ -5,18 +5,15 @@ as a new core over the same store and hardware; its neighbours notice nothing.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from ocpp_station.fleet import driver as fleet_driver
 from ocpp_station.fleet.driver import StationDriver
-from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
-from ocpp_station.fleet.scenario import parse_scenario
-from ocpp_station.settings import parse_settings
-from tests.fleet.test_fleet import until
+from ocpp_station.fleet.engine import Fleet
 from tests.support.fleet_csms import FleetCsms
+from tests.support.fleets import quiet_fleet, until
 
 COUNT = 5
 TARGET, NEIGHBOUR = "CP-002", "CP-003"
@@ -24,22 +21,8 @@ TARGET, NEIGHBOUR = "CP-002", "CP-003"
 
 @pytest.fixture
 async def fleet(csms: FleetCsms) -> AsyncIterator[Fleet]:
-    running = Fleet(
-        FleetOptions(
-            csms_url=csms.url,
-            ids=station_ids("CP-{n:03d}", COUNT),
-            settings=parse_settings({"hardware": {"connectors": 2}}),
-            scenario=parse_scenario({"enabled": False, "configuration": {"WebSocketPingInterval": 0}}),
-            seed=2,
-            ramp_per_s=100.0,
-        )
-    )
-    running.start()
-    try:
-        await asyncio.wait_for(running.booted_event.wait(), timeout=20)
+    async with quiet_fleet(csms.url, COUNT, seed=2) as running:
         yield running
-    finally:
-        running.stop()
 
 
 async def _charging(station: StationDriver, connector_id: int, id_tag: str) -> int:

@@ -22,8 +22,8 @@ from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
 from ocpp_station.fleet.scenario import parse_scenario
 from ocpp_station.settings import parse_settings
 from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase
-from tests.fleet.test_fleet import until
 from tests.support.fleet_csms import FleetCsms
+from tests.support.fleets import until
 
 
 async def test_a_fleet_on_the_sqlite_store_leaves_its_transactions_in_the_file(
