@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import re
 import shutil
 import tempfile
@@ -108,8 +109,12 @@ class FleetFileJobs:
             else:
                 self._configured_root.mkdir(parents=True, exist_ok=True)
                 self._root = self._configured_root
-        # No dots either: an id never names a directory above the work directory.
-        return self._root / re.sub(r"[^A-Za-z0-9_-]", "_", charge_box_id)
+        # No dots either: an id never names a directory above the work directory. An id that had to be changed
+        # carries a digest of itself, so that two ids never share a directory ("CP.1" and "CP_1").
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", charge_box_id)
+        if name != charge_box_id:
+            name += "-" + hashlib.sha256(charge_box_id.encode()).hexdigest()[:12]
+        return self._root / name
 
     def close(self) -> None:
         """At the fleet's stop: every job cancelled, the work directory removed (nothing in it outlives the run:
