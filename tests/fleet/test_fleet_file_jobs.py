@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from ocpp_station.clock import iso_utc
 from ocpp_station.fleet.engine import Fleet
+from ocpp_station.security.demo_pki import CertificateAuthority, sign_firmware
+from ocpp_station.security.pki import certificate_pem, generate_key
 from ocpp_station.shell.file_transfer import NetworkFileTransfers
 from ocpp_station.shell.firmware_image import build_image
 from tests.support.file_servers import FtpServer, HttpFileServer, closed_port
@@ -96,6 +100,86 @@ async def test_a_firmware_update_downloads_installs_and_boots_the_new_version(
     # The image was consumed; no runner, task or file is left for the station.
     assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
     assert fleet.file_jobs.work_dir == tmp_path / "files"
+    assert files_left(fleet) == []
+
+
+def signed_firmware(csms: FleetCsms, station: str = TARGET) -> list[tuple[str, int]]:
+    return [(r.payload["status"], r.payload["requestId"]) for r in csms.of(station, "SignedFirmwareStatusNotification")]
+
+
+def security_events(csms: FleetCsms, station: str = TARGET) -> list[str]:
+    return [r.payload["type"] for r in csms.of(station, "SecurityEventNotification")]
+
+
+async def signed_update_firmware(
+    csms: FleetCsms, maker: CertificateAuthority, location: str, *, request_id: int, signed: bytes
+) -> None:
+    key = generate_key()
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Maker Firmware Signing")])
+    firmware = {
+        "location": location,
+        "retrieveDateTime": iso_utc(time.time()),
+        "signingCertificate": certificate_pem(maker.issue(subject, key.public_key(), code_signing=True)),
+        "signature": sign_firmware(signed, key),
+    }
+    payload = {"requestId": request_id, "retries": 0, "firmware": firmware}
+    assert await csms.call(TARGET, "SignedUpdateFirmware", payload) == {"status": "Accepted"}
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["signature-verified", "invalid-signature"])
+async def test_a_signed_firmware_update_verifies_the_signature_before_installing(
+    fleet: Fleet, csms: FleetCsms, tampered: bool
+) -> None:
+    target = fleet.by_id[TARGET]
+    old_core = target.core
+    maker = CertificateAuthority.new_root("Test Maker", "Test Manufacturer")
+    install = {"certificateType": "ManufacturerRootCertificate", "certificate": maker.pem}
+    assert await csms.call(TARGET, "InstallCertificate", install) == {"status": "Accepted"}  # OCTT TC_075_1
+    image = build_image("2.0.0", b"\x7fELF" + bytes(range(256)) * 64)
+    async with HttpFileServer() as server:
+        server.files["cp-2.0.0.fwi"] = image
+        signed = image + b"tampered" if tampered else image
+        location = server.url("files/cp-2.0.0.fwi")
+        await signed_update_firmware(csms, maker, location, request_id=11, signed=signed)
+        outcomes = {"Installed", "InvalidSignature", "DownloadFailed", "InstallationFailed"}
+        await csms.wait_until(lambda c: any(s in outcomes for s, _ in signed_firmware(c)))
+        await csms.wait_until(lambda c: bool(security_events(c)))
+
+    assert firmware(csms) == []  # security whitepaper L01.FR.10: only SignedFirmwareStatusNotification
+    if tampered:
+        # Security whitepaper L01.FR.03, OCTT TC_081: InvalidSignature, the security event, never installed.
+        assert signed_firmware(csms) == [("Downloading", 11), ("Downloaded", 11), ("InvalidSignature", 11)]
+        assert security_events(csms) == ["InvalidFirmwareSignature"]
+        assert len(csms.of(TARGET, "BootNotification")) == 1 and csms.closes_of(TARGET) == []
+        assert target.core is old_core and target.core.firmware_version() == "0.1.0"
+    else:
+        # Security whitepaper L01.FR.04/10, OCTT TC_080 in the single station's order: Downloading, Downloaded,
+        # SignatureVerified, Installing, the reboot (as a Soft reset), BootNotification with the new version,
+        # Installed, each with the request's requestId; then the FirmwareUpdated event (security whitepaper §8).
+        assert signed_firmware(csms) == [
+            ("Downloading", 11),
+            ("Downloaded", 11),
+            ("SignatureVerified", 11),
+            ("Installing", 11),
+            ("Installed", 11),
+        ]
+        assert [r.connection for r in csms.of(TARGET, "SignedFirmwareStatusNotification")] == [1, 1, 1, 1, 2]
+        assert csms.closes_of(TARGET) == [1000]
+        after_reboot = [r for r in csms.of(TARGET) if r.connection == 2]
+        assert after_reboot[0].action == "BootNotification"
+        assert after_reboot[0].payload["firmwareVersion"] == "2.0.0"
+        actions = [r.action for r in after_reboot]
+        assert actions.index("StatusNotification") < actions.index("SignedFirmwareStatusNotification")
+        assert security_events(csms) == ["FirmwareUpdated"]
+        assert target.core is not old_core and target.core.firmware_version() == "2.0.0"
+    assert len(server.requests) == 1
+    assert_neighbours_untouched(fleet, csms)
+    for station in fleet.drivers:
+        if station.charge_box_id != TARGET:
+            assert not signed_firmware(csms, station.charge_box_id) and not security_events(csms, station.charge_box_id)
+
+    # The image was consumed or deleted; no runner, task or file is left for the station.
+    assert fleet.file_jobs.stations == [] and fleet.file_jobs.tasks == 0
     assert files_left(fleet) == []
 
 
