@@ -34,6 +34,17 @@ COUNT = 4
 TARGET = "CP-002"
 
 
+def assert_rebooted_onto_2_0_0(csms: FleetCsms, notification: str) -> None:
+    """The reboot after an installation: a normal close (as a Soft reset), then on the new connection a
+    BootNotification with the new version, the statuses, and only then the notification of Installed."""
+    assert csms.closes_of(TARGET) == [1000]
+    after_reboot = [r for r in csms.of(TARGET) if r.connection == 2]
+    assert after_reboot[0].action == "BootNotification"
+    assert after_reboot[0].payload["firmwareVersion"] == "2.0.0"
+    actions = [r.action for r in after_reboot]
+    assert actions.index("StatusNotification") < actions.index(notification)
+
+
 def running_fleet(csms: FleetCsms, files_dir: Path | None) -> AbstractAsyncContextManager[Fleet]:
     transfers = NetworkFileTransfers(connect_timeout_s=3, io_timeout_s=5)
     return quiet_fleet(csms.url, COUNT, seed=5, files_dir=files_dir, transfers=transfers)
@@ -88,12 +99,7 @@ async def test_a_firmware_update_downloads_installs_and_boots_the_new_version(
     # as a Soft reset), BootNotification with the new version, StatusNotification, Installed.
     assert firmware(csms) == ["Downloading", "Downloaded", "Installing", "Installed"]
     assert [r.connection for r in csms.of(TARGET, "FirmwareStatusNotification")] == [1, 1, 1, 2]
-    assert csms.closes_of(TARGET) == [1000]
-    after_reboot = [r for r in csms.of(TARGET) if r.connection == 2]
-    assert after_reboot[0].action == "BootNotification"
-    assert after_reboot[0].payload["firmwareVersion"] == "2.0.0"
-    actions = [r.action for r in after_reboot]
-    assert actions.index("StatusNotification") < actions.index("FirmwareStatusNotification")
+    assert_rebooted_onto_2_0_0(csms, "FirmwareStatusNotification")
     assert target.core is not old_core and target.core.firmware_version() == "2.0.0"
     assert_neighbours_untouched(fleet, csms)
 
@@ -164,12 +170,7 @@ async def test_a_signed_firmware_update_verifies_the_signature_before_installing
             ("Installed", 11),
         ]
         assert [r.connection for r in csms.of(TARGET, "SignedFirmwareStatusNotification")] == [1, 1, 1, 1, 2]
-        assert csms.closes_of(TARGET) == [1000]
-        after_reboot = [r for r in csms.of(TARGET) if r.connection == 2]
-        assert after_reboot[0].action == "BootNotification"
-        assert after_reboot[0].payload["firmwareVersion"] == "2.0.0"
-        actions = [r.action for r in after_reboot]
-        assert actions.index("StatusNotification") < actions.index("SignedFirmwareStatusNotification")
+        assert_rebooted_onto_2_0_0(csms, "SignedFirmwareStatusNotification")
         assert security_events(csms) == ["FirmwareUpdated"]
         assert target.core is not old_core and target.core.firmware_version() == "2.0.0"
     assert len(server.requests) == 1
