@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator
@@ -28,7 +31,7 @@ from ocpp_station.shell.file_transfer import NetworkFileTransfers
 from ocpp_station.shell.firmware_image import build_image
 from tests.support.file_servers import FtpServer, HttpFileServer, closed_port
 from tests.support.fleet_csms import FleetCsms
-from tests.support.fleets import quiet_fleet
+from tests.support.fleets import quiet_fleet, until
 
 COUNT = 4
 TARGET = "CP-002"
@@ -269,3 +272,50 @@ async def test_without_a_store_directory_the_files_go_to_a_temporary_directory_r
         assert not work_dir.exists()
     [name] = server.uploads
     assert name.startswith(f"diagnostics-{TARGET}-")
+
+
+async def test_the_command_with_a_sqlite_store_keeps_the_files_next_to_it_and_removes_them_at_the_stop(
+    csms: FleetCsms, tmp_path: Path
+) -> None:
+    # The real `ocpp-station fleet` process: the work directory is chosen by the command's wiring, which a fleet
+    # built by hand (as above) would bypass.
+    scenario = tmp_path / "quiet.toml"
+    scenario.write_text("enabled = false\n[configuration]\nWebSocketPingInterval = 0\n")
+    argv = ["-m", "ocpp_station", "fleet", "--csms", csms.url, "--count", str(COUNT), "--id-pattern", "CP-{n:03d}"]
+    argv += ["--scenario", str(scenario), "--store", "sqlite", "--store-path", str(tmp_path / "fleet.sqlite")]
+    argv += ["--quiet"]
+    files = tmp_path / "fleet.files"
+    async with HttpFileServer() as server:
+        server.files["cp-2.0.0.fwi"] = build_image("2.0.0")
+        server.hold = hold = asyncio.Event()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            # Booted: its StatusNotifications come only after the BootNotification was accepted.
+            await csms.wait_until(lambda c: bool(c.of(TARGET, "StatusNotification")))
+            await update_firmware(csms, server.url("files/cp-2.0.0.fwi"), retries=0)
+            # The download is held by the server, so its partial image stays on disk while the test looks.
+            await until(lambda: len(server.requests) == 1)
+            assert sorted(p.relative_to(files).as_posix() for p in files.rglob("*")) == [
+                TARGET,
+                f"{TARGET}/firmware-1.fwi.part",
+            ]
+            process.send_signal(signal.SIGINT)  # as Ctrl-C: the fleet stops in the middle of the job
+            async with asyncio.timeout(10):
+                stdout, stderr = await process.communicate()
+        finally:
+            if process.returncode is None:  # the test failed: stop the fleet so that it removes its files
+                process.send_signal(signal.SIGINT)
+                try:
+                    async with asyncio.timeout(10):
+                        await process.communicate()
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+            hold.set()  # the held GET handler ends, so the server stops at once
+    assert process.returncode == 0, stderr.decode()
+    assert b"fleet report: 4 stations" in stdout
+    assert not files.exists()
+    assert (tmp_path / "fleet.sqlite").is_file()
+    assert firmware(csms) == ["Downloading"]
