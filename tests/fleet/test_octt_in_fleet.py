@@ -31,6 +31,9 @@ WORKLOAD = {"sessions": {"inter_arrival_s": [0.5, 1.0], "duration_s": [1.0, 2.0]
 # Firmware Management too (TC_044_x, TC_045_x): the fleet runs the station's file jobs (against the harness's FTP
 # server), and an installed firmware reboots the station.
 CASES = ["TC_001", "TC_003", "TC_010", "TC_019", "TC_026", "TC_044_1", "TC_044_2", "TC_044_3", "TC_045_1", "TC_045_2"]
+# And every Security case (OCTT §2.24, TC_073–TC_087): the harness's wss:// central system, the station configured
+# and provisioned as the case's bench says (`FleetStation`), security profiles 1–3 over the fleet's own driver.
+CASES += [tool_id for tool_id, case in REGISTRY.items() if case.security is not None]
 
 
 @pytest.fixture

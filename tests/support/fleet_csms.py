@@ -3,7 +3,8 @@ way, counts calls per action, keeps every call it received (station, action, pay
 each connection ended, and notes when each station connected and with which Authorization header. It can stop
 and start again on the same port (a CSMS restart), leave chosen calls unanswered (a central system that does not
 answer), call a station (`call`: Reset, ChangeConfiguration, RemoteStartTransaction, ...) and react to what it
-receives (`on_call`).
+receives (`on_call`). With an `ssl_context` it serves wss:// (security profiles 2 and 3) and notes each
+connection's TLS version and client certificate.
 Tests wait on `wait_until(predicate)` (a condition, never a sleep).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -43,9 +45,20 @@ class StationCallError(Exception):
     """The station answered the central system's call with a CallError."""
 
 
+@dataclass(frozen=True)
+class TlsSeen:
+    """What one wss:// connection showed: its TLS version and the client certificate's subject CN (or None)."""
+
+    version: str | None
+    client_cn: str | None
+
+
 class FleetCsms:
-    def __init__(self, heartbeat_interval: int = 10) -> None:
+    def __init__(self, heartbeat_interval: int = 10, ssl_context: ssl.SSLContext | None = None) -> None:
         self.heartbeat_interval = heartbeat_interval
+        self.ssl_context = ssl_context
+        # Per station, in connection order: None for a plain connection, else what its TLS session showed.
+        self.tls: dict[str, list[TlsSeen | None]] = {}
         self.calls: Counter[str] = Counter()
         self.received: list[Received] = []
         self.ids: set[str] = set()
@@ -72,7 +85,12 @@ class FleetCsms:
 
     async def start(self) -> None:
         self._server = await serve(
-            self._handle, "127.0.0.1", self.port, subprotocols=[Subprotocol("ocpp1.6")], ping_interval=None
+            self._handle,
+            "127.0.0.1",
+            self.port,
+            subprotocols=[Subprotocol("ocpp1.6")],
+            ping_interval=None,
+            ssl=self.ssl_context,
         )
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
 
@@ -86,7 +104,7 @@ class FleetCsms:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp"
+        return f"{'wss' if self.ssl_context is not None else 'ws'}://127.0.0.1:{self.port}/ocpp"
 
     async def _handle(self, ws: ServerConnection) -> None:
         charge_box_id = ws.request.path.rsplit("/", 1)[-1] if ws.request is not None else "?"
@@ -98,6 +116,7 @@ class FleetCsms:
             headers = ws.request.headers if ws.request is not None else None
             authorization = None if headers is None else headers.get("Authorization")
             self.authorizations.setdefault(charge_box_id, []).append(authorization)
+            self.tls.setdefault(charge_box_id, []).append(_tls_seen(ws))
             self._links[charge_box_id] = ws
             self._changed.notify_all()
         try:
@@ -188,3 +207,12 @@ class FleetCsms:
     async def wait_until(self, predicate: Callable[[FleetCsms], bool], timeout: float = 30.0) -> None:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: predicate(self))
+
+
+def _tls_seen(ws: ServerConnection) -> TlsSeen | None:
+    ssl_object = ws.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    peer = ssl_object.getpeercert()  # only a verified client certificate is given here
+    names = [value for rdn in (peer or {}).get("subject", ()) for key, value in rdn if key == "commonName"]
+    return TlsSeen(ssl_object.version(), names[0] if names else None)

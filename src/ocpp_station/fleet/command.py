@@ -22,10 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from ocpp_station.fleet.engine import Fleet, FleetInputError, FleetOptions, station_ids
+from cryptography import x509
+
+from ocpp_station.fleet.endpoints import FleetInputError
+from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
 from ocpp_station.fleet.report import merge_documents, print_report, report_document
 from ocpp_station.fleet.scenario import ScenarioError, load_scenario
 from ocpp_station.fleet.web import fleet_app, metrics_app, serve
+from ocpp_station.security.demo_pki import CertificateAuthority, load_authority
 from ocpp_station.settings import SettingsError, load_settings
 from ocpp_station.station.ports import StoreError, StoreWriteError
 from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase, SharedSqliteStore
@@ -87,6 +91,23 @@ def add_fleet_parser(sub: Any) -> None:
         default=Path("fleet-store.sqlite"),
         help="the SQLite file of --store sqlite (default fleet-store.sqlite; shard I of N adds -I to its name)",
     )
+    p.add_argument(
+        "--central-system-root",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="a CentralSystemRootCertificate installed in every station before its first boot (security profiles "
+        "2 and 3; repeatable)",
+    )
+    p.add_argument(
+        "--enrol-ca",
+        type=Path,
+        nargs=2,
+        metavar=("CERT", "KEY"),
+        help="a CA (certificate and key, PEM) that signs each station a first Charge Point certificate "
+        "(security profile 3; e.g. `ocpp-station pki init`'s central_system_root.pem and .key)",
+    )
     p.add_argument("--keep-trying", action="store_true", help="keep going while the central system is unreachable")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -136,6 +157,7 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
             return _run_processes(args, out)
         check_fd_limit(len(ids))
         seed = args.seed if args.seed is not None else (scenario.seed if scenario.seed is not None else 1)
+        roots, authority = _manufacturing(args)
         options = FleetOptions(
             csms_url=args.csms,
             ids=ids,
@@ -144,6 +166,8 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
             seed=seed,
             ramp_per_s=args.ramp,
             freeze_gc=True,
+            central_system_roots=roots,
+            enrol_authority=authority,
         )
         database = None
         if args.store == "sqlite":
@@ -163,6 +187,26 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
     if args.report is not None:
         args.report.write_text(json.dumps(doc, indent=1))
     return 0
+
+
+def _manufacturing(args: argparse.Namespace) -> tuple[tuple[str, ...], CertificateAuthority | None]:
+    """The roots and the enrolling CA of --central-system-root / --enrol-ca, read and checked before any station
+    is built (a root a station would refuse stops the command here, with the reason)."""
+    roots = []
+    for path in args.central_system_root:
+        try:
+            pem = path.read_text(encoding="ascii")
+            x509.load_pem_x509_certificate(pem.encode())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise FleetExit(f"--central-system-root {path}: not a readable PEM certificate ({exc})") from None
+        roots.append(pem)
+    if args.enrol_ca is None:
+        return tuple(roots), None
+    certificate, key = args.enrol_ca
+    try:
+        return tuple(roots), load_authority(certificate, key)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise FleetExit(f"--enrol-ca {certificate} {key}: not a usable CA certificate and key ({exc})") from None
 
 
 async def _run(options: FleetOptions, args: argparse.Namespace, out: IO[str]) -> dict[str, Any]:
@@ -237,6 +281,10 @@ def _run_processes(args: argparse.Namespace, out: IO[str]) -> int:
                     argv += [flag, str(value)]
             if args.keep_trying:
                 argv.append("--keep-trying")
+            for root in args.central_system_root:
+                argv += ["--central-system-root", str(root)]
+            if args.enrol_ca is not None:
+                argv += ["--enrol-ca", *(str(path) for path in args.enrol_ca)]
             argv += ["--store", args.store, "--store-path", str(args.store_path)]
             children.append((subprocess.Popen(argv, stdout=subprocess.DEVNULL), report))
         try:

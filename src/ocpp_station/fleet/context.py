@@ -6,9 +6,9 @@ Kept apart so that the driver, the scenario and the engine do not import one ano
 from __future__ import annotations
 
 import asyncio
-import ssl
 from typing import Protocol
 
+from ocpp_station.fleet.endpoints import Endpoint
 from ocpp_station.fleet.file_jobs import FleetFileJobs
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
@@ -49,9 +49,6 @@ class ReadyStation(Protocol):
 
 class FleetContext(Protocol):
     loop: asyncio.AbstractEventLoop
-    host: str
-    port: int
-    ssl_context: ssl.SSLContext | None
     stats: FleetStats
     timers: SharedTimers
     file_jobs: FleetFileJobs
@@ -62,9 +59,7 @@ class FleetContext(Protocol):
 
     def now(self) -> float: ...
 
-    def station_url(self, charge_box_id: str) -> str: ...
-
-    def endpoint(self, charge_box_id: str) -> tuple[str, int, ssl.SSLContext | None]: ...
+    def endpoint(self, core: Station) -> Endpoint: ...
 
     def rand(self, station: SeededStation) -> float: ...
 

@@ -19,7 +19,8 @@ import base64
 import math
 from typing import Any, cast
 
-from websockets.exceptions import InvalidHandshake
+from cryptography import x509
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
 from ocpp_station.fleet.context import FleetContext
@@ -36,6 +37,7 @@ from ocpp_station.protocol.rpc import (
     encode,
     parse_frame,
 )
+from ocpp_station.security.tls import SecurityProfile, TlsSetupError, handshake_security_event
 from ocpp_station.station.contract import Registration
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
@@ -54,10 +56,11 @@ IDLE, CONNECTING, OPEN, RECONNECTING = 0, 1, 2, 3
 class _Connection(asyncio.Protocol):
     """The asyncio side of one TCP connection; forwards to its driver until detached."""
 
-    __slots__ = ("codec", "driver", "handshake", "transport")
+    __slots__ = ("codec", "driver", "handshake", "transport", "url")
 
-    def __init__(self, driver: StationDriver) -> None:
+    def __init__(self, driver: StationDriver, url: str) -> None:
         self.driver: StationDriver | None = driver
+        self.url = url  # the station's URL in this connection's scheme (its SecurityProfile's)
         self.transport: asyncio.Transport | None = None
         self.handshake: ClientHandshake | None = None  # until the 101 response
         self.codec: ClientCodec | None = None  # once OPEN
@@ -229,10 +232,18 @@ class StationDriver:
         fleet = self.fleet
         self._state = CONNECTING
         self._net_at = now + OPEN_TIMEOUT_S
-        conn = _Connection(self)
+        try:
+            endpoint = fleet.endpoint(self.core)
+        except TlsSetupError as exc:
+            # A05.FR.03/04 prerequisites gone (a root deleted): an attempt that failed, as the link counts it.
+            fleet.note_error("tls-setup", f"{type(exc).__name__}: {exc}")
+            self._failed(None, exc)
+            return
+        conn = _Connection(self, endpoint.url)
         self._conn = conn
-        host, port, ssl_context = fleet.endpoint(self.core.charge_box_id)
-        future = asyncio.ensure_future(fleet.loop.create_connection(lambda: conn, host, port, ssl=ssl_context))
+        future = asyncio.ensure_future(
+            fleet.loop.create_connection(lambda: conn, endpoint.host, endpoint.port, ssl=endpoint.ssl_context)
+        )
         self._connecting = future
         future.add_done_callback(lambda f: self._connect_done(conn, f))
 
@@ -241,22 +252,26 @@ class StationDriver:
             self._connecting = None
         if future.cancelled():
             if self._conn is conn and self._state == CONNECTING:
-                self._failed("connect-timeout")
+                self._failed("connect-timeout", TimeoutError("no connection within the open timeout"))
             return
         exc = future.exception()
         if exc is not None and self._conn is conn:
             self.fleet.note_error("connect", f"{type(exc).__name__}: {exc}")
-            self._failed(None)
+            self._failed(None, exc)
 
     def on_transport(self, conn: _Connection) -> None:
-        handshake = ClientHandshake(self.fleet.station_url(self.core.charge_box_id), [SUBPROTOCOL])
+        handshake = ClientHandshake(conn.url, [SUBPROTOCOL])
         conn.handshake = handshake
         authorization = None
         configured = self.core.settings.network.basic_auth_password
         key = self.core.config.get("AuthorizationKey")
+        profile = self.core.security.profile
         # As the runtime's link: profiles 1 and 2 use the AuthorizationKey (security whitepaper §2.3, §2.4,
-        # A01.FR.01), profile 0 whatever is configured.
-        password = (key or configured) if self.core.security.profile else (configured or key)
+        # A01.FR.01), profile 0 whatever is configured, profile 3 none (§2.5: the client certificate says who).
+        if profile == SecurityProfile.TLS_CLIENT_CERTIFICATE:
+            password = None
+        else:
+            password = (key or configured) if profile else (configured or key)
         if password:
             # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
             token = base64.b64encode(f"{self.core.charge_box_id}:{password}".encode()).decode()
@@ -264,14 +279,17 @@ class StationDriver:
         assert conn.transport is not None
         conn.transport.write(handshake.request(authorization))
 
-    def _failed(self, kind: str | None) -> None:
-        """The connection attempt or the connection ended: back off, then try again."""
+    def _failed(self, kind: str | None, attempt_error: BaseException | None = None) -> None:
+        """The connection attempt or the connection ended: back off, then try again. `attempt_error`: why an
+        attempt failed, for the station's security profile (its events and the A05.FR.08 fallback count)."""
         if kind is not None:
             self.fleet.stats.errors[kind] += 1
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.abort()
         was_open = self._state >= OPEN
+        if not was_open and self.online:
+            self._attempt_failed(attempt_error, "" if conn is None else conn.url)
         self._state = IDLE
         pending, self._pending = self._pending, None
         self._pending_until = math.inf
@@ -294,10 +312,19 @@ class StationDriver:
             self._net_at = math.inf
         self._after()
 
+    def _attempt_failed(self, error: BaseException | None, url: str) -> None:
+        """As the link's `_connection_failed`: a refused TLS handshake is a security event, a 401/403 a refused
+        login (§8), and every failed attempt counts for the fallback after a profile upgrade (A05.FR.08)."""
+        security = self.core.security
+        if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
+            security.on_authentication_rejected(f"HTTP {error.response.status_code} from {url}")
+        detail = "connection lost" if error is None else f"{type(error).__name__}: {error}"
+        security.on_connection_failed(None if error is None else handshake_security_event(error), detail)
+
     def on_lost(self, conn: _Connection, exc: Exception | None) -> None:
         if conn is not self._conn:
             return
-        self._failed("connection-lost" if self._state >= OPEN and self.online else None)
+        self._failed("connection-lost" if self._state >= OPEN and self.online else None, exc)
 
     # -- receiving -------------------------------------------------------------------------------------
     def on_data(self, conn: _Connection, data: bytes) -> None:
@@ -348,7 +375,7 @@ class StationDriver:
             exc = InvalidHandshake(f"server did not select subprotocol ocpp1.6 (got {handshake.subprotocol!r})")
         if exc is not None:
             self.fleet.note_error("handshake", f"{type(exc).__name__}: {exc}")
-            self._failed(None)
+            self._failed(None, exc)
             return
         assert conn.transport is not None
         codec = ClientCodec(conn.transport.write, self.core.settings.network.max_frame_bytes)
@@ -364,11 +391,21 @@ class StationDriver:
         interval = self.core.config.get_int("WebSocketPingInterval")
         self._net_at = now + interval if interval > 0 else math.inf
         self.core.take_reconnect_request()  # this connection already uses what was asked for
+        self.core.security.on_connection_established(self._peer_roots(conn))
         self.core.on_connected()
         self._after()
         # A central system may send its first CALL in the same packet as the 101 response.
         if handshake.leftover and conn is self._conn:
             self.on_data(conn, handshake.leftover)
+
+    def _peer_roots(self, conn: _Connection) -> frozenset[str]:
+        """Which installed roots verified the server (M05.FR.12 drops a fallback root once another one did)."""
+        assert conn.transport is not None
+        ssl_object = conn.transport.get_extra_info("ssl_object")
+        der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+        if not der:
+            return frozenset()
+        return self.core.certificates.roots_in_use([x509.load_der_x509_certificate(der)])
 
     def _send(self, conn: _Connection, text: str) -> None:
         codec = conn.codec

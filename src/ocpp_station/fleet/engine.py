@@ -12,34 +12,37 @@ import asyncio
 import gc
 import logging
 import math
-import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
-from urllib.parse import quote, urlsplit
 
 from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
 from ocpp_station.clock import SystemClock
 from ocpp_station.fleet.context import ReadyStation, ScenarioStation, SeededStation
 from ocpp_station.fleet.driver import StationDriver
+from ocpp_station.fleet.endpoints import Endpoint, FleetInputError, StationEndpoints
 from ocpp_station.fleet.file_jobs import FleetFileJobs
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
+from ocpp_station.security.demo_pki import CertificateAuthority
+from ocpp_station.security.tls import SecurityProfile
 from ocpp_station.settings import StationSettings
 from ocpp_station.shell.file_transfer import FileTransfers, NetworkFileTransfers
 from ocpp_station.shell.firmware_image import FirmwareInstaller, SimulatedInstaller
+from ocpp_station.shell.provisioning import enrol_keys, install_roots_in
 from ocpp_station.station.hub import Station
 from ocpp_station.station.ports import Store, StoreWriteError
-from ocpp_station.stores.memory import MemoryStore
+from ocpp_station.stores.memory import MemoryKeyStore, MemoryStore
 
 log = logging.getLogger("ocpp_station.fleet")
 
 _MASK = (1 << 64) - 1
 GC_YOUNG_THRESHOLD = 20_000
 _JITTER_SEQUENCE = 1 << 62  # the jitter's draw numbers never meet the scenario's
+DEFAULT_CPO_NAME = "ocpp-station fleet"  # the O of an enrolled certificate when no CpoName is configured
 
 
 def _splitmix(x: int) -> int:
@@ -47,10 +50,6 @@ def _splitmix(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
     return x ^ (x >> 31)
-
-
-class FleetInputError(ValueError):
-    """Bad fleet input (count, id pattern, shard, ramp); the message is one line for the operator."""
 
 
 def station_ids(pattern: str, count: int, shard: tuple[int, int] = (0, 1)) -> list[str]:
@@ -101,6 +100,11 @@ class FleetOptions:
     files_dir: Path | None = None
     transfers: FileTransfers | None = None
     installer: FirmwareInstaller | None = None
+    # Manufacturing (security whitepaper §2.6.4), for security profiles 2 and 3 from the first boot: the
+    # CentralSystemRootCertificates (PEM) every station has installed, and the CA that signs each station a first
+    # Charge Point certificate (CN its chargeBoxId, O the CpoName key).
+    central_system_roots: tuple[str, ...] = ()
+    enrol_authority: CertificateAuthority | None = None
 
 
 class _StoreFlusher:
@@ -122,11 +126,12 @@ class Fleet:
     def __init__(self, options: FleetOptions, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.options = options
         self.loop = loop or asyncio.get_running_loop()
-        self.host, self.port, self.ssl_context = self._parse_csms(options.csms_url, options.settings)
-        self._base_url = options.csms_url.rstrip("/")
-        # Stations sent to another central system than the fleet's (a test bench's, see `redirect`).
-        self._elsewhere: dict[str, tuple[str, int, ssl.SSLContext | None, str]] = {}
         settings = options.settings
+        self._endpoints = StationEndpoints(
+            options.csms_url, settings.network.ca_file, legacy_rsa=settings.network.tls_legacy_rsa
+        )
+        # Each station's key pair and Charge Point certificate: like its store, they outlive a reset.
+        self._keys: dict[str, MemoryKeyStore] = {}
         if options.scenario.configuration:
             settings = replace(settings, configuration={**settings.configuration, **options.scenario.configuration})
         self.settings = settings
@@ -154,28 +159,16 @@ class Fleet:
         self.booted_event = asyncio.Event()
         for index, charge_box_id in enumerate(options.ids):
             store = self._new_store(charge_box_id)
+            self._provision(charge_box_id, store)
             built = build_hardware(settings.hardware, store)
             core = self._assemble(charge_box_id, store, built)
             driver = StationDriver(self, index, core, built, store)
             self.drivers.append(driver)
             self.by_id[charge_box_id] = driver
 
-    @staticmethod
-    def _parse_csms(url: str, settings: StationSettings) -> tuple[str, int, ssl.SSLContext | None]:
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise FleetInputError(f"--csms {url!r}: need a ws:// or wss:// URL")
-        port = parts.port or (443 if parts.scheme == "wss" else 80)
-        context = ssl.create_default_context(cafile=settings.network.ca_file) if parts.scheme == "wss" else None
-        return parts.hostname, port, context
-
     def redirect(self, charge_box_id: str, csms_url: str | None) -> None:
         """From its next connection on, the station talks to `csms_url` (None: back to the fleet's)."""
-        if csms_url is None:
-            self._elsewhere.pop(charge_box_id, None)
-            return
-        host, port, context = self._parse_csms(csms_url, self.settings)
-        self._elsewhere[charge_box_id] = (host, port, context, csms_url.rstrip("/"))
+        self._endpoints.redirect(charge_box_id, csms_url)
 
     def renew(self, charge_box_id: str) -> None:
         """A new unit in the station's place (a new store and new hardware, nothing plugged), for its next
@@ -184,14 +177,36 @@ class Fleet:
         if self.options.store_forget is not None:
             self.options.store_forget(charge_box_id)
         store = self._new_store(charge_box_id)
+        self._keys.pop(charge_box_id, None)
+        self._endpoints.forget(charge_box_id)
+        self._provision(charge_box_id, store)
         built = build_hardware(self.settings.hardware, store)
         driver.store, driver.hardware, driver.controls = store, built, built.controls
 
-    def endpoint(self, charge_box_id: str) -> tuple[str, int, ssl.SSLContext | None]:
-        elsewhere = self._elsewhere.get(charge_box_id)
-        if elsewhere is not None:
-            return elsewhere[0], elsewhere[1], elsewhere[2]
-        return self.host, self.port, self.ssl_context
+    def _provision(self, charge_box_id: str, store: Store) -> None:
+        """What the manufacturer put in the unit (FleetOptions): a store reopened with them keeps its own."""
+        options = self.options
+        if options.central_system_roots and not store.certificates():
+            install_roots_in(store, central_system_roots=options.central_system_roots)
+        if options.enrol_authority is not None:
+            cpo_name = self.settings.configuration.get("CpoName") or DEFAULT_CPO_NAME
+            keys = self.keys(charge_box_id)
+            enrol_keys(keys, options.enrol_authority, serial_number=charge_box_id, cpo_name=cpo_name)
+
+    def keys(self, charge_box_id: str) -> MemoryKeyStore:
+        """The station's key store (what a manufacturer provisions, security whitepaper §2.6.4)."""
+        keys = self._keys.get(charge_box_id)
+        if keys is None:
+            keys = self._keys[charge_box_id] = MemoryKeyStore()
+        return keys
+
+    def endpoint(self, core: Station) -> Endpoint:
+        """Where and how the station connects now: by its SecurityProfile, roots and certificate (raises
+        `TlsSetupError` when the profile's prerequisites are missing)."""
+        profile = core.security.profile
+        charge_box_id = core.charge_box_id
+        roots = core.security.central_system_roots() if profile >= SecurityProfile.TLS_BASIC else ()
+        return self._endpoints.endpoint(charge_box_id, profile, roots, self._keys.get(charge_box_id))
 
     def _new_store(self, charge_box_id: str) -> Store:
         if self._store_factory is not None:
@@ -205,17 +220,12 @@ class Fleet:
             store=store,
             hardware=built.station,
             clock=self.clock,
+            keys=self.keys(charge_box_id),
         )
 
     # -- what drivers ask of the fleet ------------------------------------------------------------------
     def now(self) -> float:
         return time.monotonic()
-
-    def station_url(self, charge_box_id: str) -> str:
-        # OCPP-J 1.6 §3.1.1: the identity is appended as one percent-encoded path segment.
-        elsewhere = self._elsewhere.get(charge_box_id)
-        base = self._base_url if elsewhere is None else elsewhere[3]
-        return f"{base}/{quote(charge_box_id, safe='')}"
 
     def rand(self, station: SeededStation) -> float:
         """A uniform draw in [0, 1) from (seed, station number, the station's draw count): seeded per station."""

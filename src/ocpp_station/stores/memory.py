@@ -257,6 +257,8 @@ class MemoryStore:
 class MemoryKeyStore:
     """Implements `ocpp_station.station.ports.KeyStore` in memory (core tests; stations with no files)."""
 
+    __slots__ = ("_pending", "chain", "key")  # one per fleet station
+
     def __init__(self) -> None:
         self._pending: bytes | None = None
         self.key: bytes | None = None
@@ -275,3 +277,7 @@ class MemoryKeyStore:
 
     def certificate_chain(self) -> str | None:
         return self.chain
+
+    def install(self, chain_pem: str, key_pem: bytes) -> None:
+        """Put a key and its chain in place directly: provisioning (§2.6.4), as `FileKeyStore.install`."""
+        self.key, self.chain = key_pem, chain_pem

@@ -1,0 +1,129 @@
+"""Security profiles 2 and 3 in a fleet (security whitepaper §2, A05): each station dials TLS as its SecurityProfile
+says, verified against its own installed CentralSystemRootCertificate, with its own Charge Point certificate in
+profile 3; an upgrade that cannot connect falls back (A05.FR.08), as the single station's link does.
+
+The central system is a real wss:// server on 127.0.0.1 with the demo PKI's certificates (`ocpp-station pki init`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.security.demo_pki import DemoPki, init_demo_pki, load_authority
+from ocpp_station.security.tls import server_context
+from tests.support.fleet_csms import FleetCsms, TlsSeen
+from tests.support.fleets import quiet_fleet
+
+KEY = "0123456789abcdef0123456789abcdef01234567"
+IDS = ("CP-001", "CP-002", "CP-003")
+
+
+def basic(charge_box_id: str) -> str:
+    return "Basic " + base64.b64encode(f"{charge_box_id}:{KEY}".encode()).decode()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> DemoPki:
+    return init_demo_pki(tmp_path / "pki", cpo_name="Fleet CPO")
+
+
+@pytest.fixture
+async def tls_csms(pki: DemoPki) -> AsyncIterator[FleetCsms]:
+    """wss:// that asks for a client certificate chaining to the CPO root, and also takes stations without one."""
+    root = pki.central_system_root.read_text()
+    context = server_context(
+        pki.central_system_certificate, pki.central_system_key, client_roots=[root], require_client=False
+    )
+    server = FleetCsms(heartbeat_interval=10, ssl_context=context)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def plain_url(csms: FleetCsms) -> str:
+    # Profiles 2 and 3 upgrade a ws:// URL to wss:// (never the other way round).
+    return f"ws://127.0.0.1:{csms.port}/ocpp"
+
+
+async def test_profile_2_dials_tls_verified_by_the_installed_root_with_basic_auth(
+    tls_csms: FleetCsms, pki: DemoPki
+) -> None:
+    configuration = {"SecurityProfile": 2, "AuthorizationKey": KEY}
+    roots = (pki.central_system_root.read_text(),)
+    async with quiet_fleet(plain_url(tls_csms), 3, seed=5, configuration=configuration, central_system_roots=roots):
+        for charge_box_id in IDS:
+            assert tls_csms.tls[charge_box_id] == [TlsSeen("TLSv1.3", None)]
+            assert tls_csms.authorizations[charge_box_id] == [basic(charge_box_id)]
+
+
+async def test_profile_3_presents_each_stations_own_certificate_and_no_password(
+    tls_csms: FleetCsms, pki: DemoPki
+) -> None:
+    configuration = {"SecurityProfile": 3, "AuthorizationKey": KEY, "CpoName": "Fleet CPO"}
+    async with quiet_fleet(
+        plain_url(tls_csms),
+        3,
+        seed=5,
+        configuration=configuration,
+        central_system_roots=(pki.central_system_root.read_text(),),
+        enrol_authority=load_authority(pki.central_system_root, pki.central_system_root_key),
+    ) as fleet:
+        for charge_box_id in IDS:
+            assert tls_csms.tls[charge_box_id] == [TlsSeen("TLSv1.3", charge_box_id)]
+            assert tls_csms.authorizations[charge_box_id] == [None]
+        # The certificate outlives a reset, as a station's key files do.
+        reply = await tls_csms.call("CP-002", "Reset", {"type": "Soft"})
+        assert reply == {"status": "Accepted"}
+        await tls_csms.wait_until(lambda c: len(c.of("CP-002", "BootNotification")) == 2)
+        assert tls_csms.tls["CP-002"] == [TlsSeen("TLSv1.3", "CP-002")] * 2
+        assert fleet.by_id["CP-002"].core.security.profile == 3
+
+
+async def test_an_upgrade_that_cannot_connect_falls_back_to_the_previous_profile(csms: FleetCsms, pki: DemoPki) -> None:
+    # The central system serves ws:// only: once upgraded to profile 2 the station's TLS handshakes fail.
+    network = {"reconnect_min_s": 0.05, "reconnect_max_s": 0.2}
+    configuration = {"SecurityProfile": 1, "AuthorizationKey": KEY}
+    roots = (pki.central_system_root.read_text(),)
+    async with quiet_fleet(
+        csms.url, 2, seed=6, settings={"network": network}, configuration=configuration, central_system_roots=roots
+    ) as fleet:
+        reply = await csms.call("CP-002", "ChangeConfiguration", {"key": "SecurityProfile", "value": "2"})
+        assert reply == {"status": "Accepted"}
+        # A05.FR.08: three failed attempts over TLS (none reaches the ws:// handler), then back on ws:// in 1.
+        await csms.wait_until(lambda c: c.connections["CP-002"] == 2 and c.linked("CP-002"), timeout=10)
+        configured = await csms.call("CP-002", "GetConfiguration", {"key": ["SecurityProfile"]})
+        assert configured["configurationKey"][0]["value"] == "1"
+        assert csms.closes_of("CP-002")[0] == 1000
+        assert csms.authorizations["CP-002"] == [basic("CP-002")] * 2
+        assert len(csms.of("CP-002", "BootNotification")) == 1
+        # Both the upgrade and the way back are in the security log (§8: logged, not sent).
+        logged = [entry.event for entry in fleet.by_id["CP-002"].core.store.security_log()]
+        assert logged.count("ReconfigurationOfSecurityParameters") == 2
+        assert csms.connections["CP-001"] == 1
+
+
+async def test_the_command_provisions_roots_and_certificates(tls_csms: FleetCsms, pki: DemoPki, tmp_path: Path) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text(f'[configuration]\nSecurityProfile = 3\nAuthorizationKey = "{KEY}"\nCpoName = "Fleet CPO"\n')
+    argv = ["-m", "ocpp_station", "fleet", "--csms", plain_url(tls_csms), "--count", "3", "--id-pattern"]
+    argv += ["CP-{n:03d}", "--config", str(config), "--quiet", "--central-system-root", str(pki.central_system_root)]
+    argv += ["--enrol-ca", str(pki.central_system_root), str(pki.central_system_root_key)]
+    process = await asyncio.create_subprocess_exec(sys.executable, *argv, stdout=subprocess.PIPE)
+    try:
+        await tls_csms.wait_until(lambda c: c.calls["BootNotification"] == 3, timeout=20)
+    finally:
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(10):
+            await process.communicate()
+    assert process.returncode == 0
+    assert {charge_box_id: seen[0] for charge_box_id, seen in tls_csms.tls.items()} == {
+        charge_box_id: TlsSeen("TLSv1.3", charge_box_id) for charge_box_id in IDS
+    }
