@@ -26,6 +26,11 @@ URL = "ws://127.0.0.1:9/ocpp"
         (["--count", "5"], "[sessions]\nbogus = 1\n", "unknown scenario key sessions.bogus"),
         (["--count", "5"], "[network]\nper_hour = -0.5\n", "network.per_hour = -0.5: must be a finite number >= 0"),
         (["--count", "5"], "[sessions]\nduration_s = [5, 1]\n", "sessions.duration_s = [5, 1]: need 0 <= low <= high"),
+        (
+            ["--count", "5", "--central-system-root", "/nonexistent/root.pem"],
+            None,
+            "--central-system-root /nonexistent/root.pem: not a readable PEM certificate",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
