@@ -119,7 +119,8 @@ async def run(cycles: int) -> None:
             async with aiomqtt.Client("127.0.0.1", mqtt_port, identifier="bench-hardware") as hardware:
                 await hardware.publish(f"{BASE}/connector/1/meter", b'{"energy_wh": 0}', qos=1, retain=True)
                 await until(csms, "Available")
-                plug, unplug = [], []
+                plug: list[float] = []
+                unplug: list[float] = []
                 for _ in range(cycles):
                     for state, status, samples in (("B", "Preparing", plug), ("A", "Available", unplug)):
                         sent = time.perf_counter()

@@ -38,7 +38,7 @@ from pathlib import Path
 from ocpp_station.clock import iso_utc
 from ocpp_station.shell.provisioning import enrol, install_roots
 from ocpp_station.tools.harness.crash_safety import StationProcess
-from ocpp_station.tools.harness.csms import ScriptedCsms, TimingRecord
+from ocpp_station.tools.harness.csms import ScriptedCsms, TimingRecord, Where
 from ocpp_station.tools.harness.pki import CPO_NAME, HarnessPki, Tls
 from ocpp_station.tools.harness.report import percentile
 from ocpp_station.tools.harness.settings import HarnessSettings
@@ -141,7 +141,7 @@ async def _simple_calls(csms: ScriptedCsms, calls: int, tag: str) -> None:
             tolerate=NOISE,
             triggered_by="CancelReservation",
         )
-    triggered = (
+    triggered: tuple[tuple[str, dict[str, object], Where], ...] = (
         ("Heartbeat", {}, None),
         ("StatusNotification", {"connectorId": 1}, {"connectorId": 1}),
         ("MeterValues", {"connectorId": 1}, {"connectorId": 1}),

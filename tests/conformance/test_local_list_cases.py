@@ -83,7 +83,7 @@ async def test_a_case_raising_not_applicable_is_reported_so(tmp_path: Path) -> N
     async def prerequisite_not_met(_ctx: object) -> None:
         raise NotApplicable("no such hardware")
 
-    case = TestCase("TC_X", "prerequisite", CORE, "tests", "0", prerequisite_not_met)  # type: ignore[arg-type]
+    case = TestCase("TC_X", "prerequisite", CORE, "tests", "0", prerequisite_not_met)
     factory = in_process_factory(SETTINGS.charge_box_id)
     result = await run_case(case, settings=SETTINGS, station_factory=factory, data_root=tmp_path)
     assert (result.outcome, result.reason) == ("not applicable", "no such hardware")

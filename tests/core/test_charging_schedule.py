@@ -78,7 +78,7 @@ def periods(schedule: CompositeSchedule) -> list[tuple[int, Decimal]]:
     return [(p.start_period, p.limit) for p in schedule.periods]
 
 
-def d(*pairs: tuple[int, float | int]) -> list[tuple[int, Decimal]]:
+def d(*pairs: tuple[int, float | str]) -> list[tuple[int, Decimal]]:
     return [(s, Decimal(str(v))) for s, v in pairs]
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocpp_station.protocol.rpc import MessageType, dumps, dumps_bytes, parse_frame
+from ocpp_station.protocol.rpc import Call, MessageType, dumps, dumps_bytes, parse_frame
 
 STDLIB = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=lambda d: float(d))
 
@@ -51,7 +51,7 @@ def test_a_frame_reads_back_as_written() -> None:
     payload = {"connectorId": 1, "limit": Decimal("16.1"), "whole": Decimal("32"), "name": "Zoë", "big": 2**70}
     frame = dumps_bytes([MessageType.CALL, "id-1", "DataTransfer", payload])
     assert frame.startswith(b'[2,"id-1","DataTransfer",{')
-    call = parse_frame(frame)
+    call = cast(Call, parse_frame(frame))
     assert call.payload == {"connectorId": 1, "limit": Decimal("16.1"), "whole": 32, "name": "Zoë", "big": 2**70}
 
 

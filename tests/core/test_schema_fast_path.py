@@ -15,7 +15,7 @@ from ocpp_station.protocol.rpc import ErrorCode
 
 RESERVE_NOW = {"connectorId": 1, "expiryDate": "2026-12-06T10:00:00Z", "idTag": "TAG", "reservationId": 7}
 START_RESPONSE = {"transactionId": 1, "idTagInfo": {"status": "Accepted", "expiryDate": "2026-12-06T10:00:00Z"}}
-SET_PROFILE = {"connectorId": 1, "csChargingProfiles": {"chargingProfileId": 1, "stackLevel": 0,
+SET_PROFILE: dict[str, Any] = {"connectorId": 1, "csChargingProfiles": {"chargingProfileId": 1, "stackLevel": 0,
     "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
     "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [
         {"startPeriod": 0, "limit": Decimal("16.1")}]}}}  # fmt: skip

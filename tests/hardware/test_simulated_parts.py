@@ -21,11 +21,15 @@ def test_a_smart_charging_limit_reaches_the_ev_as_a_duty_cycle() -> None:
     cp = CoreDriver(hardware=SimulatedStation(1))
     cp.connect()
     connector = cp.hardware.connectors[0]
-    assert connector.cp_state == ControlPilotState.A
+
+    def pilot() -> ControlPilotState:  # read afresh: mypy would keep `connector.cp_state` narrowed to A
+        return connector.cp_state
+
+    assert pilot() == ControlPilotState.A
     cp.controls.plug(cp.clock.now(), 1)
     cp.controls.present_id_tag("TAG-1", None)
     cp.pump()
-    assert connector.cp_state == ControlPilotState.C
+    assert pilot() == ControlPilotState.C
     assert connector.board.duty_cycle_percent == pytest.approx(32 / 0.6)  # the hardware maximum, 53.3 %
     profile = {
         "chargingProfileId": 1,
@@ -46,7 +50,7 @@ def test_a_smart_charging_limit_reaches_the_ev_as_a_duty_cycle() -> None:
     assert reading.current_import_a == pytest.approx((10.0, 10.0, 10.0))
     # The EV suspends: the pilot goes to B, and the core hears SuspendedEV.
     cp.controls.set_ev_suspended(cp.clock.now(), 1, True)
-    assert connector.cp_state == ControlPilotState.B
+    assert pilot() == ControlPilotState.B
     assert cp.statuses(cp.take())[-1] == (1, "SuspendedEV")
 
 

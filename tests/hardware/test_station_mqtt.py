@@ -60,7 +60,11 @@ async def station_meter_reads(rig: Rig, wh: float) -> None:
             seen = len(rig.csms.received)
             reply = await rig.csms.call("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1})
             assert reply == {"status": "Accepted"}
-            received = await rig.csms.wait_for(lambda r, seen=seen: bool(meter_energy(r[seen:])))
+
+            def metered(messages: Received, seen: int = seen) -> bool:
+                return bool(meter_energy(messages[seen:]))
+
+            received = await rig.csms.wait_for(metered)
             if meter_energy(received[seen:])[-1] == wh:
                 return
 

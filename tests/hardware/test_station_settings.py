@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from ocpp_station.assemble import build_hardware
 from ocpp_station.cli import main
+from ocpp_station.hardware.composed import ComposedStation
 from ocpp_station.hardware.simulated_parts import SimulatedBoard, SimulatedTokens
 from ocpp_station.settings import SettingsError, parse_settings
 from ocpp_station.stores.memory import MemoryStore
@@ -46,7 +48,8 @@ def test_two_connectors_take_one_table_per_connector() -> None:
             }
         }
     )
-    station = build_hardware(settings.hardware, MemoryStore()).station
+    # [hardware.board] tables: the station is built from parts.
+    station = cast(ComposedStation, build_hardware(settings.hardware, MemoryStore()).station)
     assert [c.board.max_current_a for c in station.connectors] == [16.0, 32.0]
 
 

@@ -62,7 +62,7 @@ def test_private_key_file_is_owner_only_and_round_trips(tmp_path: Path, station_
     path.chmod(0o644)  # an existing wider file is narrowed, not kept
     write_private_key(path, station_key)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert read_private_key(path).private_numbers() == station_key.private_numbers()  # type: ignore[union-attr]
+    assert read_private_key(path).private_numbers() == station_key.private_numbers()
 
 
 def test_new_private_key_file_is_never_wider_than_0600_even_with_a_lax_umask(tmp_path: Path) -> None:
@@ -303,7 +303,7 @@ def test_forged_issuer_name_does_not_pass(
     cpo: CertificateAuthority, station_key: PrivateKey, now: float, warnings: Callable[[], list[str]]
 ) -> None:
     # Same issuer name as the installed root, signed by another key: the signature decides, not the name.
-    impostor = CertificateAuthority(cpo.certificate, generate_key())  # type: ignore[arg-type]
+    impostor = CertificateAuthority(cpo.certificate, generate_key())
     verdict = verify_certificate_chain(
         leaf_for(impostor, station_key), roots=[cpo.certificate], station_key=station_key, now=now
     )

@@ -80,7 +80,13 @@ async def test_an_unanswered_start_transaction_is_retried_per_the_rules(
         assert attempts[1].received_at - attempts[0].received_at >= 1 + 1 - 0.1
         assert attempts[2].received_at - attempts[1].received_at >= 1 + 2 - 0.1
         assert isinstance(sent[0].response, dict) and b.runtime.core.connectors[0].transaction is not None
-        await b.until(lambda: b.runtime.core.connectors[0].transaction.transaction_id, what="the transactionId")
+
+        def transaction_id() -> int | None:
+            transaction = b.runtime.core.connectors[0].transaction
+            assert transaction is not None
+            return transaction.transaction_id
+
+        await b.until(transaction_id, what="the transactionId")
         uid = attempts[0].unique_id
         assert lines(caplog, uid) == [
             f"CP-NET: no response to StartTransaction {uid} within 1 s (MessageTimeout): "

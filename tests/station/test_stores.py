@@ -140,8 +140,12 @@ def test_an_error_in_the_middle_of_a_write_rolls_the_whole_update_back(tmp_path:
     with pytest.raises(StoreWriteError):
         # The second row violates NOT NULL after the DELETE of the Full update and the first INSERT.
         durable.local_list_update(
-            True, [IdTagEntry("C", "Accepted", None, None), IdTagEntry("X", None, None, None)], [], 2
-        )  # type: ignore[arg-type]
+            True,
+            # A None status on purpose (the type says str): the row the database refuses.
+            [IdTagEntry("C", "Accepted", None, None), IdTagEntry("X", None, None, None)],  # type: ignore[arg-type]
+            [],
+            2,
+        )
     assert [(e.id_tag, e.status) for e in durable.local_list_entries()] == [("A", "Accepted")]
     assert durable.get_meta("local_list_version") == "1"
     cp.close()
@@ -220,8 +224,12 @@ def test_a_failed_atomic_block_in_a_group_leaves_the_rest_of_the_group(tmp_path:
     store.set_meta("before", "1")
     with pytest.raises(StoreWriteError):
         store.local_list_update(
-            True, [IdTagEntry("C", "Accepted", None, None), IdTagEntry("X", None, None, None)], [], 2
-        )  # type: ignore[arg-type]
+            True,
+            # A None status on purpose (the type says str): the row the database refuses.
+            [IdTagEntry("C", "Accepted", None, None), IdTagEntry("X", None, None, None)],  # type: ignore[arg-type]
+            [],
+            2,
+        )
     assert store.local_list_entries() == [] and store.get_meta("local_list_version") is None
     database.flush()
     assert store.get_meta("before") == "1" and database.commits == 1

@@ -4,7 +4,9 @@ no sockets, no files, no event loop, so hours of station time run in millisecond
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, cast
+
+from typing_extensions import TypeVar
 
 from ocpp_station.assemble import assemble
 from ocpp_station.clock import ManualClock, iso_utc
@@ -18,8 +20,11 @@ from ocpp_station.stores.memory import MemoryStore
 
 Responder = Callable[[str, dict[str, Any]], "dict[str, Any] | str"]
 
+# The driver's hardware: a SimulatedStation unless the test brings its own (then whatever it brought).
+HardwareT = TypeVar("HardwareT", bound=StationHardware, default=SimulatedStation)
 
-class CoreDriver:
+
+class CoreDriver(Generic[HardwareT]):
     """One station core and a central system that answers the happy way unless told otherwise.
 
     A responder returns a payload, or the string "error" / "timeout" for a failed call.
@@ -30,7 +35,7 @@ class CoreDriver:
         overrides: dict[str, str] | None = None,
         *,
         clock: ManualClock | None = None,
-        hardware: SimulatedStation | StationHardware | None = None,
+        hardware: HardwareT | None = None,
         settings: StationSettings | None = None,
         store: Store | None = None,
         controls: SimulatorControls | None = None,
@@ -41,7 +46,8 @@ class CoreDriver:
         self.clock = clock or ManualClock()
         self.settings = settings or parse_settings({})
         self.store = store or MemoryStore()
-        self.hardware = hardware or SimulatedStation(2)
+        # Without `hardware`, HardwareT is its default, SimulatedStation.
+        self.hardware: HardwareT = hardware or cast(HardwareT, SimulatedStation(2))
         self.station = assemble(
             charge_box_id="CP-TEST",
             settings=self.settings,

@@ -106,8 +106,8 @@ class HttpFileServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
+        server = site._server  # typed as AbstractServer; the event loop's create_server makes an asyncio.Server
+        assert isinstance(server, asyncio.Server) and server.sockets
         self.port = server.sockets[0].getsockname()[1]
         return self
 
