@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ocpp_station.fleet.endpoints import TLS_READ_BUFFER
 from ocpp_station.security.demo_pki import DemoPki, init_demo_pki, load_authority
 from ocpp_station.security.tls import server_context
 from tests.support.fleet_csms import FleetCsms, TlsSeen
@@ -56,12 +58,26 @@ def plain_url(csms: FleetCsms) -> str:
 async def test_profile_2_dials_tls_verified_by_the_installed_root_with_basic_auth(
     tls_csms: FleetCsms, pki: DemoPki
 ) -> None:
-    configuration = {"SecurityProfile": 2, "AuthorizationKey": KEY}
+    configuration = {"SecurityProfile": 2, "AuthorizationKey": KEY, "LocalAuthListEnabled": True}
     roots = (pki.central_system_root.read_text(),)
-    async with quiet_fleet(plain_url(tls_csms), 3, seed=5, configuration=configuration, central_system_roots=roots):
+    async with quiet_fleet(
+        plain_url(tls_csms), 3, seed=5, configuration=configuration, central_system_roots=roots
+    ) as fleet:
         for charge_box_id in IDS:
             assert tls_csms.tls[charge_box_id] == [TlsSeen("TLSv1.3", None)]
             assert tls_csms.authorizations[charge_box_id] == [basic(charge_box_id)]
+        # A frame of several TLS records (the fleet reads TLS in 16 KiB steps: endpoints.shrink_tls_read_buffer)
+        # arrives whole: 400 entries of a full SendLocalList, about 40 KiB.
+        entries = [
+            {"idTag": f"TAG-{n:05d}", "idTagInfo": {"status": "Accepted", "parentIdTag": f"PARENT-{n:05d}"}}
+            for n in range(400)
+        ]
+        request = {"listVersion": 7, "updateType": "Full", "localAuthorizationList": entries}
+        assert len(json.dumps(request)) > 2 * TLS_READ_BUFFER
+        assert await tls_csms.call("CP-002", "SendLocalList", request) == {"status": "Accepted"}
+        assert await tls_csms.call("CP-002", "GetLocalListVersion", {}) == {"listVersion": 7}
+        stored = fleet.by_id["CP-002"].core.store.local_list_entries()
+        assert sorted(entry.id_tag for entry in stored) == [entry["idTag"] for entry in entries]
 
 
 async def test_profile_3_presents_each_stations_own_certificate_and_no_password(

@@ -22,7 +22,7 @@ from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
 from ocpp_station.clock import SystemClock
 from ocpp_station.fleet.context import ReadyStation, ScenarioStation, SeededStation
 from ocpp_station.fleet.driver import StationDriver
-from ocpp_station.fleet.endpoints import Endpoint, FleetInputError, StationEndpoints
+from ocpp_station.fleet.endpoints import Endpoint, FleetInputError, StationEndpoints, shrink_tls_read_buffer
 from ocpp_station.fleet.file_jobs import FleetFileJobs
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
@@ -127,6 +127,7 @@ class Fleet:
         self.options = options
         self.loop = loop or asyncio.get_running_loop()
         settings = options.settings
+        shrink_tls_read_buffer()
         self._endpoints = StationEndpoints(
             options.csms_url, settings.network.ca_file, legacy_rsa=settings.network.tls_legacy_rsa
         )
