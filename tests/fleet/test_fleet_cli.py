@@ -6,11 +6,13 @@ import asyncio
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ocpp_station.cli import main
+from ocpp_station.security.demo_pki import CertificateAuthority
 from tests.support.fleet_csms import FleetCsms
 
 URL = "ws://127.0.0.1:9/ocpp"
@@ -44,6 +46,19 @@ def test_bad_input_is_one_line_and_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_a_root_the_stations_refuse_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A readable certificate, but expired: the installation refuses it as InstallCertificate would (M05).
+    expired = CertificateAuthority.new_root(
+        "Old Root CA", "Old CPO", not_before=datetime.now(UTC) - timedelta(days=30), validity=timedelta(days=1)
+    )
+    root = tmp_path / "old-root.pem"
+    root.write_text(expired.pem)
+    assert main(["fleet", "--csms", URL, "--count", "3", "--central-system-root", str(root), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CentralSystemRootCertificate not installed" in err and "expired" in err
+    assert "Traceback" not in err
 
 
 def test_too_few_file_descriptors_are_foreseen(capsys: pytest.CaptureFixture[str]) -> None:

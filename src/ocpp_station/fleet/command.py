@@ -190,8 +190,9 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
 
 
 def _manufacturing(args: argparse.Namespace) -> tuple[tuple[str, ...], CertificateAuthority | None]:
-    """The roots and the enrolling CA of --central-system-root / --enrol-ca, read and checked before any station
-    is built (a root a station would refuse stops the command here, with the reason)."""
+    """The roots and the enrolling CA of --central-system-root / --enrol-ca, read and parsed before any station is
+    built. A root the stations refuse (expired, not a CA) stops the command as the first station is built: the
+    installation's ValueError, one line and exit 2."""
     roots = []
     for path in args.central_system_root:
         try:

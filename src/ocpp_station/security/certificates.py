@@ -147,9 +147,10 @@ class CertificateStore:
 
     # --- M05 InstallCertificate -------------------------------------------------------------------------------
 
-    def install(self, use: CertificateUse, pem: str, *, now: float) -> InstallResult:
+    def install(self, use: CertificateUse, pem: str, *, now: float, log_refusal: bool = True) -> InstallResult:
+        """`log_refusal=False`: the caller reports a refusal itself (provisioning raises it as one line)."""
         result = self._install(use, pem, now)
-        if result.status is not InstallStatus.ACCEPTED:
+        if log_refusal and result.status is not InstallStatus.ACCEPTED:
             log.warning("InstallCertificate %s %s: %s", use.value, result.status.value, result.reason)
         return result
 
