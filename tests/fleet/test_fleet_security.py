@@ -126,12 +126,17 @@ async def test_an_upgrade_that_cannot_connect_falls_back_to_the_previous_profile
         assert csms.connections["CP-001"] == 1
 
 
-async def test_the_command_provisions_roots_and_certificates(tls_csms: FleetCsms, pki: DemoPki, tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_the_command_provisions_roots_and_certificates(
+    processes: int, tls_csms: FleetCsms, pki: DemoPki, tmp_path: Path
+) -> None:
+    # With --processes 2 the shards are child processes: the flags must reach them.
     config = tmp_path / "station.toml"
     config.write_text(f'[configuration]\nSecurityProfile = 3\nAuthorizationKey = "{KEY}"\nCpoName = "Fleet CPO"\n')
     argv = ["-m", "ocpp_station", "fleet", "--csms", plain_url(tls_csms), "--count", "3", "--id-pattern"]
     argv += ["CP-{n:03d}", "--config", str(config), "--quiet", "--central-system-root", str(pki.central_system_root)]
     argv += ["--enrol-ca", str(pki.central_system_root), str(pki.central_system_root_key)]
+    argv += ["--processes", str(processes)]
     process = await asyncio.create_subprocess_exec(sys.executable, *argv, stdout=subprocess.PIPE)
     try:
         await tls_csms.wait_until(lambda c: c.calls["BootNotification"] == 3, timeout=20)
