@@ -103,6 +103,35 @@ async def test_profile_3_presents_each_stations_own_certificate_and_no_password(
         assert fleet.by_id["CP-002"].core.security.profile == 3
 
 
+async def test_with_a_keys_directory_the_certificates_outlive_the_fleet_process(
+    tls_csms: FleetCsms, pki: DemoPki, tmp_path: Path
+) -> None:
+    keys_dir = tmp_path / "fleet.keys"  # what `--store sqlite` gives: next to the store
+    configuration = {"SecurityProfile": 3, "CpoName": "Fleet CPO"}
+    roots = (pki.central_system_root.read_text(),)
+    authority = load_authority(pki.central_system_root, pki.central_system_root_key)
+    async with quiet_fleet(
+        plain_url(tls_csms),
+        2,
+        seed=7,
+        configuration=configuration,
+        central_system_roots=roots,
+        keys_dir=keys_dir,
+        enrol_authority=authority,
+    ):
+        pass
+    key_file = keys_dir / "CP-001" / "charge_point.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600  # A02.FR.05
+    chains = {n: (keys_dir / f"CP-00{n}" / "charge_point.pem").read_text() for n in (1, 2)}
+    # A new fleet on the same directory, with no CA to enrol from: each station connects with its own certificate.
+    async with quiet_fleet(
+        plain_url(tls_csms), 2, seed=7, configuration=configuration, central_system_roots=roots, keys_dir=keys_dir
+    ) as fleet:
+        for n in (1, 2):
+            assert tls_csms.tls[f"CP-00{n}"] == [TlsSeen("TLSv1.3", f"CP-00{n}")] * 2
+            assert fleet.keys(f"CP-00{n}").certificate_chain() == chains[n]
+
+
 async def test_an_upgrade_that_cannot_connect_falls_back_to_the_previous_profile(csms: FleetCsms, pki: DemoPki) -> None:
     # The central system serves ws:// only: once upgraded to profile 2 the station's TLS handshakes fail.
     network = {"reconnect_min_s": 0.05, "reconnect_max_s": 0.2}

@@ -173,8 +173,13 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         if args.store == "sqlite":
             database_path = store_path(args.store_path, args.shard)
             database = SharedSqliteDatabase(database_path)
-            # Firmware Management's work files next to the process's store (else in a temporary directory).
-            options = replace(on_shared_sqlite(options, database), files_dir=database_path.with_suffix(".files"))
+            # Firmware Management's work files next to the process's store (else in a temporary directory), and the
+            # stations' key pairs and certificates, which then outlive the process as the store does.
+            options = replace(
+                on_shared_sqlite(options, database),
+                files_dir=database_path.with_suffix(".files"),
+                keys_dir=database_path.with_suffix(".keys"),  # key pairs are never written into the store
+            )
         try:
             doc = asyncio.run(_run(options, args, out))
         finally:

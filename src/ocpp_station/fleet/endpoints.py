@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 from ocpp_station.security.tls import SecurityProfile, TlsSetupError, profile2_context, profile3_context
 from ocpp_station.shell.link import station_url, with_scheme
-from ocpp_station.stores.memory import MemoryKeyStore
 
 # A TLS record carries at most 16 KiB of data (RFC 8446 §5.1), and an OCPP frame is usually far smaller.
 TLS_READ_BUFFER = 16 * 1024
@@ -90,21 +89,24 @@ class StationEndpoints:
         """A new unit in the station's place: its own TLS context (its key) goes."""
         self._profile3.pop(charge_box_id, None)
 
-    def endpoint(self, charge_box_id: str, profile: int, roots: Sequence[str], keys: MemoryKeyStore | None) -> Endpoint:
+    def endpoint(
+        self, charge_box_id: str, profile: int, roots: Sequence[str], chain: str | None, key: bytes | None
+    ) -> Endpoint:
+        """`chain`, `key`: the station's Charge Point certificate chain and private key (PEM), if it has them."""
         base = self._elsewhere.get(charge_box_id, self._base)
         if profile == SecurityProfile.NONE and base is self._base:
             return Endpoint(station_url(base, charge_box_id), self._host, self._port, self._plain_tls)
         url = station_url(with_scheme(base, profile), charge_box_id)
         host, port, secure = parse_csms_url(url)
         if profile >= SecurityProfile.TLS_BASIC:
-            return Endpoint(url, host, port, self._client_context(charge_box_id, profile, roots, keys))
+            return Endpoint(url, host, port, self._client_context(charge_box_id, profile, roots, chain, key))
         return Endpoint(url, host, port, self._server_only() if secure else None)
 
     def _server_only(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self._ca_file)
 
     def _client_context(
-        self, charge_box_id: str, profile: int, roots: Sequence[str], keys: MemoryKeyStore | None
+        self, charge_box_id: str, profile: int, roots: Sequence[str], chain: str | None, key: bytes | None
     ) -> ssl.SSLContext:
         anchors = tuple(roots)
         if profile == SecurityProfile.TLS_BASIC:
@@ -113,13 +115,13 @@ class StationEndpoints:
                 context = profile2_context(anchors, legacy_rsa_key_exchange=self._legacy_rsa)
                 self._profile2[anchors] = context
             return context
-        if keys is None or keys.chain is None or keys.key is None:
+        if chain is None or key is None:
             raise TlsSetupError("no Charge Point certificate installed")  # A05.FR.04
         cached = self._profile3.get(charge_box_id)
-        if cached is not None and cached[:3] == (anchors, keys.chain, keys.key):
+        if cached is not None and cached[:3] == (anchors, chain, key):
             return cached[3]
-        context = self._load_client_certificate(anchors, keys.chain, keys.key)
-        self._profile3[charge_box_id] = (anchors, keys.chain, keys.key, context)
+        context = self._load_client_certificate(anchors, chain, key)
+        self._profile3[charge_box_id] = (anchors, chain, key, context)
         return context
 
     def _load_client_certificate(self, roots: tuple[str, ...], chain: str, key: bytes) -> ssl.SSLContext:

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from ocpp_station.clock import SystemClock
 from ocpp_station.fleet.context import ReadyStation, ScenarioStation, SeededStation
 from ocpp_station.fleet.driver import StationDriver
 from ocpp_station.fleet.endpoints import Endpoint, FleetInputError, StationEndpoints, shrink_tls_read_buffer
-from ocpp_station.fleet.file_jobs import FleetFileJobs
+from ocpp_station.fleet.file_jobs import FleetFileJobs, station_dir_name
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
@@ -35,6 +36,7 @@ from ocpp_station.shell.firmware_image import FirmwareInstaller, SimulatedInstal
 from ocpp_station.shell.provisioning import enrol_keys, install_roots_in
 from ocpp_station.station.hub import Station
 from ocpp_station.station.ports import Store, StoreWriteError
+from ocpp_station.stores.key_files import FileKeyStore
 from ocpp_station.stores.memory import MemoryKeyStore, MemoryStore
 
 log = logging.getLogger("ocpp_station.fleet")
@@ -43,6 +45,21 @@ _MASK = (1 << 64) - 1
 GC_YOUNG_THRESHOLD = 20_000
 _JITTER_SEQUENCE = 1 << 62  # the jitter's draw numbers never meet the scenario's
 DEFAULT_CPO_NAME = "ocpp-station fleet"  # the O of an enrolled certificate when no CpoName is configured
+
+
+StationKeys = MemoryKeyStore | FileKeyStore
+
+
+def _key_pair(keys: StationKeys | None) -> tuple[str | None, bytes | None]:
+    """The station's certificate chain and private key (PEM), or Nones when it has none."""
+    if isinstance(keys, MemoryKeyStore):
+        return keys.chain, keys.key
+    if keys is None or keys.certificate_chain() is None:
+        return None, None
+    try:
+        return keys.certificate_chain(), keys.key_path.read_bytes()
+    except OSError:
+        return None, None
 
 
 def _splitmix(x: int) -> int:
@@ -105,6 +122,9 @@ class FleetOptions:
     # Charge Point certificate (CN its chargeBoxId, O the CpoName key).
     central_system_roots: tuple[str, ...] = ()
     enrol_authority: CertificateAuthority | None = None
+    # Where the stations' key pairs and certificates live: a directory per station that has one (`FileKeyStore`,
+    # owner-only, as a single station's `<id>.keys/`), so they outlive the process; None: in memory.
+    keys_dir: Path | None = None
 
 
 class _StoreFlusher:
@@ -132,7 +152,7 @@ class Fleet:
             options.csms_url, settings.network.ca_file, legacy_rsa=settings.network.tls_legacy_rsa
         )
         # Each station's key pair and Charge Point certificate: like its store, they outlive a reset.
-        self._keys: dict[str, MemoryKeyStore] = {}
+        self._keys: dict[str, StationKeys] = {}
         if options.scenario.configuration:
             settings = replace(settings, configuration={**settings.configuration, **options.scenario.configuration})
         self.settings = settings
@@ -178,7 +198,9 @@ class Fleet:
         if self.options.store_forget is not None:
             self.options.store_forget(charge_box_id)
         store = self._new_store(charge_box_id)
-        self._keys.pop(charge_box_id, None)
+        keys = self._keys.pop(charge_box_id, None)
+        if isinstance(keys, FileKeyStore):
+            shutil.rmtree(keys.directory, ignore_errors=True)  # the old unit's key pair leaves with it
         self._endpoints.forget(charge_box_id)
         self._provision(charge_box_id, store)
         built = build_hardware(self.settings.hardware, store)
@@ -189,16 +211,21 @@ class Fleet:
         options = self.options
         if options.central_system_roots and not store.certificates():
             install_roots_in(store, central_system_roots=options.central_system_roots)
-        if options.enrol_authority is not None:
+        if options.enrol_authority is not None and self.keys(charge_box_id).certificate_chain() is None:
             cpo_name = self.settings.configuration.get("CpoName") or DEFAULT_CPO_NAME
             keys = self.keys(charge_box_id)
             enrol_keys(keys, options.enrol_authority, serial_number=charge_box_id, cpo_name=cpo_name)
 
-    def keys(self, charge_box_id: str) -> MemoryKeyStore:
+    def keys(self, charge_box_id: str) -> StationKeys:
         """The station's key store (what a manufacturer provisions, security whitepaper §2.6.4)."""
         keys = self._keys.get(charge_box_id)
         if keys is None:
-            keys = self._keys[charge_box_id] = MemoryKeyStore()
+            directory = self.options.keys_dir
+            if directory is None:
+                keys = MemoryKeyStore()
+            else:
+                keys = FileKeyStore(directory / station_dir_name(charge_box_id))
+            self._keys[charge_box_id] = keys
         return keys
 
     def endpoint(self, core: Station) -> Endpoint:
@@ -207,7 +234,10 @@ class Fleet:
         profile = core.security.profile
         charge_box_id = core.charge_box_id
         roots = core.security.central_system_roots() if profile >= SecurityProfile.TLS_BASIC else ()
-        return self._endpoints.endpoint(charge_box_id, profile, roots, self._keys.get(charge_box_id))
+        chain, key = (None, None)
+        if profile == SecurityProfile.TLS_CLIENT_CERTIFICATE:
+            chain, key = _key_pair(self._keys.get(charge_box_id))
+        return self._endpoints.endpoint(charge_box_id, profile, roots, chain, key)
 
     def _new_store(self, charge_box_id: str) -> Store:
         if self._store_factory is not None:

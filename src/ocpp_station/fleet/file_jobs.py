@@ -42,6 +42,16 @@ class JobOwner(Protocol):
     def on_file_job_ended(self) -> None: ...
 
 
+def station_dir_name(charge_box_id: str) -> str:
+    """A station's directory name under a fleet's directory (its file jobs', its key files')."""
+    # No dots either: an id never names a directory above the fleet's. An id that had to be changed carries a
+    # digest of itself, so that two ids never share a directory ("CP.1" and "CP_1").
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", charge_box_id)
+    if name != charge_box_id:
+        name += "-" + hashlib.sha256(charge_box_id.encode()).hexdigest()[:12]
+    return name
+
+
 class FleetFileJobs:
     """The running file jobs of one fleet process, by station; empty while no station has a job."""
 
@@ -109,12 +119,7 @@ class FleetFileJobs:
             else:
                 self._configured_root.mkdir(parents=True, exist_ok=True)
                 self._root = self._configured_root
-        # No dots either: an id never names a directory above the work directory. An id that had to be changed
-        # carries a digest of itself, so that two ids never share a directory ("CP.1" and "CP_1").
-        name = re.sub(r"[^A-Za-z0-9_-]", "_", charge_box_id)
-        if name != charge_box_id:
-            name += "-" + hashlib.sha256(charge_box_id.encode()).hexdigest()[:12]
-        return self._root / name
+        return self._root / station_dir_name(charge_box_id)
 
     def close(self) -> None:
         """At the fleet's stop: every job cancelled, the work directory removed (nothing in it outlives the run:
