@@ -15,12 +15,10 @@ handshake, then a small frame codec of our own (the per-message cost of a fleet)
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 from typing import Any, cast
 
-from cryptography import x509
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake
 from websockets.typing import Subprotocol
 
 from ocpp_station.fleet.context import FleetContext
@@ -37,7 +35,8 @@ from ocpp_station.protocol.rpc import (
     encode,
     parse_frame,
 )
-from ocpp_station.security.tls import SecurityProfile, TlsSetupError, handshake_security_event
+from ocpp_station.security.tls import TlsSetupError
+from ocpp_station.shell.link import basic_authorization, peer_roots, report_failed_attempt
 from ocpp_station.station.contract import Registration
 from ocpp_station.station.hub import Station
 from ocpp_station.station.outbox import OutboundCall
@@ -262,22 +261,8 @@ class StationDriver:
     def on_transport(self, conn: _Connection) -> None:
         handshake = ClientHandshake(conn.url, [SUBPROTOCOL])
         conn.handshake = handshake
-        authorization = None
-        configured = self.core.settings.network.basic_auth_password
-        key = self.core.config.get("AuthorizationKey")
-        profile = self.core.security.profile
-        # As the runtime's link: profiles 1 and 2 use the AuthorizationKey (security whitepaper §2.3, §2.4,
-        # A01.FR.01), profile 0 whatever is configured, profile 3 none (§2.5: the client certificate says who).
-        if profile == SecurityProfile.TLS_CLIENT_CERTIFICATE:
-            password = None
-        else:
-            password = (key or configured) if profile else (configured or key)
-        if password:
-            # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
-            token = base64.b64encode(f"{self.core.charge_box_id}:{password}".encode()).decode()
-            authorization = f"Basic {token}"
         assert conn.transport is not None
-        conn.transport.write(handshake.request(authorization))
+        conn.transport.write(handshake.request(basic_authorization(self.core, self.core.security.profile)))
 
     def _failed(self, kind: str | None, attempt_error: BaseException | None = None) -> None:
         """The connection attempt or the connection ended: back off, then try again. `attempt_error`: why an
@@ -289,7 +274,7 @@ class StationDriver:
             conn.abort()
         was_open = self._state >= OPEN
         if not was_open and self.online:
-            self._attempt_failed(attempt_error, "" if conn is None else conn.url)
+            report_failed_attempt(self.core, attempt_error, "" if conn is None else conn.url)
         self._state = IDLE
         pending, self._pending = self._pending, None
         self._pending_until = math.inf
@@ -311,15 +296,6 @@ class StationDriver:
         else:
             self._net_at = math.inf
         self._after()
-
-    def _attempt_failed(self, error: BaseException | None, url: str) -> None:
-        """As the link's `_connection_failed`: a refused TLS handshake is a security event, a 401/403 a refused
-        login (§8), and every failed attempt counts for the fallback after a profile upgrade (A05.FR.08)."""
-        security = self.core.security
-        if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
-            security.on_authentication_rejected(f"HTTP {error.response.status_code} from {url}")
-        detail = "connection lost" if error is None else f"{type(error).__name__}: {error}"
-        security.on_connection_failed(None if error is None else handshake_security_event(error), detail)
 
     def on_lost(self, conn: _Connection, exc: Exception | None) -> None:
         if conn is not self._conn:
@@ -391,21 +367,12 @@ class StationDriver:
         interval = self.core.config.get_int("WebSocketPingInterval")
         self._net_at = now + interval if interval > 0 else math.inf
         self.core.take_reconnect_request()  # this connection already uses what was asked for
-        self.core.security.on_connection_established(self._peer_roots(conn))
+        self.core.security.on_connection_established(peer_roots(self.core, conn.transport))
         self.core.on_connected()
         self._after()
         # A central system may send its first CALL in the same packet as the 101 response.
         if handshake.leftover and conn is self._conn:
             self.on_data(conn, handshake.leftover)
-
-    def _peer_roots(self, conn: _Connection) -> frozenset[str]:
-        """Which installed roots verified the server (M05.FR.12 drops a fallback root once another one did)."""
-        assert conn.transport is not None
-        ssl_object = conn.transport.get_extra_info("ssl_object")
-        der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
-        if not der:
-            return frozenset()
-        return self.core.certificates.roots_in_use([x509.load_der_x509_certificate(der)])
 
     def _send(self, conn: _Connection, text: str) -> None:
         codec = conn.codec

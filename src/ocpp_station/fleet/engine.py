@@ -54,10 +54,11 @@ def _key_pair(keys: StationKeys | None) -> tuple[str | None, bytes | None]:
     """The station's certificate chain and private key (PEM), or Nones when it has none."""
     if isinstance(keys, MemoryKeyStore):
         return keys.chain, keys.key
-    if keys is None or keys.certificate_chain() is None:
+    chain = None if keys is None else keys.certificate_chain()
+    if keys is None or chain is None:
         return None, None
     try:
-        return keys.certificate_chain(), keys.key_path.read_bytes()
+        return chain, keys.key_path.read_bytes()
     except OSError:
         return None, None
 
@@ -211,9 +212,11 @@ class Fleet:
         options = self.options
         if options.central_system_roots and not store.certificates():
             install_roots_in(store, central_system_roots=options.central_system_roots)
-        if options.enrol_authority is not None and self.keys(charge_box_id).certificate_chain() is None:
+        if options.enrol_authority is None:
+            return
+        keys = self.keys(charge_box_id)
+        if keys.certificate_chain() is None:
             cpo_name = self.settings.configuration.get("CpoName") or DEFAULT_CPO_NAME
-            keys = self.keys(charge_box_id)
             enrol_keys(keys, options.enrol_authority, serial_number=charge_box_id, cpo_name=cpo_name)
 
     def keys(self, charge_box_id: str) -> StationKeys:

@@ -60,6 +60,46 @@ def station_url(csms_url: str, charge_box_id: str) -> str:
     return f"{csms_url.rstrip('/')}/{quote(charge_box_id, safe='')}"
 
 
+# What a connection in a security profile presents and reports: the link's rules, which a fleet's driver
+# (fleet/driver.py) follows too.
+
+
+def basic_authorization(station: Station, profile: int) -> str | None:
+    """The Authorization header of a connection in `profile`, or None when it sends none."""
+    if profile == SecurityProfile.TLS_CLIENT_CERTIFICATE:
+        return None  # §2.5: the client certificate authenticates the station, not a password
+    configured = station.settings.network.basic_auth_password
+    key = station.config.get("AuthorizationKey")
+    # Profiles 1 and 2 use the AuthorizationKey (§2.3, §2.4, A01.FR.01); profile 0 whatever is configured.
+    password = (key or configured) if profile else (configured or key)
+    if not password:
+        return None
+    # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
+    token = base64.b64encode(f"{station.charge_box_id}:{password}".encode()).decode()
+    return f"Basic {token}"
+
+
+def report_failed_attempt(station: Station, error: BaseException | None, url: str) -> None:
+    """What a failed connection attempt tells the station: a TLS refusal is a security event (queued durably,
+    sent once connected); a 401 a refused login (§8); each counts for the A05.FR.08 fallback. `error` None: the
+    connection was lost before it opened, for no reason given."""
+    if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
+        station.security.on_authentication_rejected(f"HTTP {error.response.status_code} from {url}")
+    if error is None:
+        station.security.on_connection_failed(None, "connection lost")
+    else:
+        station.security.on_connection_failed(handshake_security_event(error), f"{type(error).__name__}: {error}")
+
+
+def peer_roots(station: Station, transport: asyncio.BaseTransport) -> frozenset[str]:
+    """Which installed roots verified the server of a connection (M05.FR.12); empty for a plain one."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return frozenset()
+    return station.certificates.roots_in_use([x509.load_der_x509_certificate(der)])
+
+
 class Link:
     def __init__(
         self,
@@ -156,7 +196,7 @@ class Link:
                     connected = True
                     self.st.take_reconnect_request()  # this connection already uses what was asked for
                     log.info("%s: connected to %s (security profile %d)", self.st.charge_box_id, self.url, profile)
-                    self.st.security.on_connection_established(self._peer_roots(ws))
+                    self.st.security.on_connection_established(peer_roots(self.st, ws.transport))
                     await self._session(ws)
             except asyncio.CancelledError:
                 raise
@@ -174,7 +214,7 @@ class Link:
             ) as exc:
                 self._note_error(f"{type(exc).__name__}: {exc}")
                 if not connected:
-                    self._connection_failed(exc)
+                    report_failed_attempt(self.st, exc, self.url)
             except Exception as exc:
                 # A bug must cost one connection, never the link for good: log it and reconnect.
                 log.exception("%s: link failed unexpectedly, reconnecting", self.st.charge_box_id)
@@ -207,33 +247,9 @@ class Link:
             log.warning("%s: link to %s failed: %s", self.st.charge_box_id, self.url, message)
         self.last_error = message
 
-    def _connection_failed(self, error: BaseException) -> None:
-        """What a failed connection attempt tells the station: a TLS refusal is a security event (queued
-        durably, sent once connected); a 401 a refused login (§8); each counts for the A05.FR.08 fallback."""
-        event = handshake_security_event(error)
-        if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
-            self.st.security.on_authentication_rejected(f"HTTP {error.response.status_code} from {self.url}")
-        self.st.security.on_connection_failed(event, f"{type(error).__name__}: {error}")
-
-    def _peer_roots(self, ws: ClientConnection) -> frozenset[str]:
-        ssl_object = ws.transport.get_extra_info("ssl_object")
-        der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
-        if not der:
-            return frozenset()
-        return self.st.certificates.roots_in_use([x509.load_der_x509_certificate(der)])
-
     def _headers(self, profile: int) -> dict[str, str]:
-        if profile == SecurityProfile.TLS_CLIENT_CERTIFICATE:
-            return {}  # §2.5: the client certificate authenticates the station, not a password
-        configured = self.st.settings.network.basic_auth_password
-        key = self.st.config.get("AuthorizationKey")
-        # Profiles 1 and 2 use the AuthorizationKey (§2.3, §2.4, A01.FR.01); profile 0 whatever is configured.
-        password = (key or configured) if profile else (configured or key)
-        if not password:
-            return {}
-        # OCPP-J 1.6 §6.2.2: HTTP Basic with the charge point identity as user name.
-        token = base64.b64encode(f"{self.st.charge_box_id}:{password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
+        authorization = basic_authorization(self.st, profile)
+        return {} if authorization is None else {"Authorization": authorization}
 
     def _ssl_context(self, profile: int) -> ssl.SSLContext | None:
         if profile >= SecurityProfile.TLS_BASIC:
