@@ -22,7 +22,7 @@ from ocpp_station.fleet.endpoints import TLS_READ_BUFFER
 from ocpp_station.security.demo_pki import DemoPki, init_demo_pki, load_authority
 from ocpp_station.security.tls import server_context
 from tests.support.fleet_csms import FleetCsms, TlsSeen
-from tests.support.fleets import quiet_fleet
+from tests.support.fleets import quiet_fleet, until
 
 KEY = "0123456789abcdef0123456789abcdef01234567"
 IDS = ("CP-001", "CP-002", "CP-003")
@@ -130,6 +130,42 @@ async def test_with_a_keys_directory_the_certificates_outlive_the_fleet_process(
         for n in (1, 2):
             assert tls_csms.tls[f"CP-00{n}"] == [TlsSeen("TLSv1.3", f"CP-00{n}")] * 2
             assert fleet.keys(f"CP-00{n}").certificate_chain() == chains[n]
+
+
+async def test_a_key_file_others_can_read_is_refused_and_no_connection_is_made_with_it(
+    tls_csms: FleetCsms, pki: DemoPki, tmp_path: Path
+) -> None:
+    """The key store's files are loaded where they lie (no copy): the owner-only rule of A02.FR.05 is checked on
+    them, and a refusal is a failed attempt, not a crash of the fleet."""
+    keys_dir = tmp_path / "fleet.keys"
+    configuration = {"SecurityProfile": 3, "CpoName": "Fleet CPO"}
+    roots = (pki.central_system_root.read_text(),)
+    authority = load_authority(pki.central_system_root, pki.central_system_root_key)
+    async with quiet_fleet(
+        plain_url(tls_csms),
+        2,
+        seed=7,
+        configuration=configuration,
+        central_system_roots=roots,
+        keys_dir=keys_dir,
+        enrol_authority=authority,
+    ):
+        pass
+    (keys_dir / "CP-001" / "charge_point.key").chmod(0o644)
+    async with quiet_fleet(
+        plain_url(tls_csms),
+        2,
+        seed=7,
+        configuration=configuration,
+        central_system_roots=roots,
+        keys_dir=keys_dir,
+        until_booted=False,
+    ) as fleet:
+        await until(lambda: fleet.stats.errors["tls-setup"] >= 1)
+        await tls_csms.wait_until(lambda c: len(c.of("CP-002", "BootNotification")) == 2)
+        assert "only the owner may have access" in (fleet.last_error or "")
+        assert tls_csms.tls["CP-001"] == [TlsSeen("TLSv1.3", "CP-001")]  # the first fleet's connection only
+        assert not fleet.by_id["CP-001"].connected
 
 
 async def test_an_upgrade_that_cannot_connect_falls_back_to_the_previous_profile(csms: FleetCsms, pki: DemoPki) -> None:

@@ -27,10 +27,12 @@ async def quiet_fleet(
     seed: int,
     settings: dict[str, Any] | None = None,
     configuration: dict[str, object] | None = None,
+    until_booted: bool = True,
     **options: Any,
 ) -> AsyncIterator[Fleet]:
     """`count` stations CP-001… with no scenario (the test drives them), two connectors unless `settings` says
-    otherwise, no pings; yielded once every one is booted, stopped at the end."""
+    otherwise, no pings; yielded once every one is booted (at once with `until_booted=False`), stopped at the
+    end."""
     fleet = Fleet(
         FleetOptions(
             csms_url=csms_url,
@@ -46,7 +48,8 @@ async def quiet_fleet(
     )
     fleet.start()
     try:
-        await asyncio.wait_for(fleet.booted_event.wait(), timeout=20)
+        if until_booted:
+            await asyncio.wait_for(fleet.booted_event.wait(), timeout=20)
         yield fleet
     finally:
         fleet.stop()

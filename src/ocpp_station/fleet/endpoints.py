@@ -8,7 +8,9 @@ a `TlsSetupError`, a failed attempt for the A05.FR.08 count.
 
 What is shared: profile 2 contexts by the set of roots (a fleet usually installs one root everywhere), so ten
 thousand stations upgraded to profile 2 hold one context. A profile 3 context carries the station's own key, so
-it is the station's, kept until its roots or certificate change.
+it is the station's, kept until its roots or certificate change. A station whose key store is files (`--store
+sqlite`) has them loaded where they lie; a key held in memory is written, for the load only, to an owner-only
+temporary file (OpenSSL loads a key from a file only).
 """
 
 from __future__ import annotations
@@ -28,6 +30,17 @@ from ocpp_station.shell.link import station_url, with_scheme
 
 # A TLS record carries at most 16 KiB of data (RFC 8446 §5.1), and an OCPP frame is usually far smaller.
 TLS_READ_BUFFER = 16 * 1024
+
+
+class KeyFiles(NamedTuple):
+    """A `FileKeyStore`'s certificate chain and private key files."""
+
+    chain: Path
+    key: Path
+
+
+# The station's private key: its PEM (an in-memory key store) or the files of its key store.
+ClientKey = bytes | KeyFiles
 
 
 def shrink_tls_read_buffer() -> None:
@@ -75,7 +88,7 @@ class StationEndpoints:
         self._plain_tls = self._server_only() if secure else None
         self._elsewhere: dict[str, str] = {}
         self._profile2: dict[tuple[str, ...], ssl.SSLContext] = {}
-        self._profile3: dict[str, tuple[tuple[str, ...], str, bytes, ssl.SSLContext]] = {}
+        self._profile3: dict[str, tuple[tuple[str, ...], str, ClientKey, ssl.SSLContext]] = {}
 
     def redirect(self, charge_box_id: str, csms_url: str | None) -> None:
         """From its next connection on, the station talks to `csms_url` (None: back to the fleet's)."""
@@ -90,9 +103,9 @@ class StationEndpoints:
         self._profile3.pop(charge_box_id, None)
 
     def endpoint(
-        self, charge_box_id: str, profile: int, roots: Sequence[str], chain: str | None, key: bytes | None
+        self, charge_box_id: str, profile: int, roots: Sequence[str], chain: str | None, key: ClientKey | None
     ) -> Endpoint:
-        """`chain`, `key`: the station's Charge Point certificate chain and private key (PEM), if it has them."""
+        """`chain`: the station's Charge Point certificate chain (PEM), `key` its private key, if it has them."""
         base = self._elsewhere.get(charge_box_id, self._base)
         if profile == SecurityProfile.NONE and base is self._base:
             return Endpoint(station_url(base, charge_box_id), self._host, self._port, self._plain_tls)
@@ -106,7 +119,7 @@ class StationEndpoints:
         return ssl.create_default_context(cafile=self._ca_file)
 
     def _client_context(
-        self, charge_box_id: str, profile: int, roots: Sequence[str], chain: str | None, key: bytes | None
+        self, charge_box_id: str, profile: int, roots: Sequence[str], chain: str | None, key: ClientKey | None
     ) -> ssl.SSLContext:
         anchors = tuple(roots)
         if profile == SecurityProfile.TLS_BASIC:
@@ -120,7 +133,15 @@ class StationEndpoints:
         cached = self._profile3.get(charge_box_id)
         if cached is not None and cached[:3] == (anchors, chain, key):
             return cached[3]
-        context = self._load_client_certificate(anchors, chain, key)
+        if isinstance(key, KeyFiles):
+            # The chain's text is the cache key: a new key always comes with its own new certificate.
+            try:
+                context = profile3_context(anchors, key.chain, key.key, legacy_rsa_key_exchange=self._legacy_rsa)
+            except OSError as exc:
+                # A key file gone, or readable by others (A02.FR.05): a failed attempt, as the link counts it.
+                raise TlsSetupError(f"Charge Point key: {exc}") from None
+        else:
+            context = self._load_client_certificate(anchors, chain, key)
         self._profile3[charge_box_id] = (anchors, chain, key, context)
         return context
 

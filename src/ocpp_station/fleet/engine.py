@@ -23,7 +23,14 @@ from ocpp_station.assemble import BuiltHardware, assemble, build_hardware
 from ocpp_station.clock import SystemClock
 from ocpp_station.fleet.context import ReadyStation, ScenarioStation, SeededStation
 from ocpp_station.fleet.driver import StationDriver
-from ocpp_station.fleet.endpoints import Endpoint, FleetInputError, StationEndpoints, shrink_tls_read_buffer
+from ocpp_station.fleet.endpoints import (
+    ClientKey,
+    Endpoint,
+    FleetInputError,
+    KeyFiles,
+    StationEndpoints,
+    shrink_tls_read_buffer,
+)
 from ocpp_station.fleet.file_jobs import FleetFileJobs, station_dir_name
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
@@ -50,17 +57,15 @@ DEFAULT_CPO_NAME = "ocpp-station fleet"  # the O of an enrolled certificate when
 StationKeys = MemoryKeyStore | FileKeyStore
 
 
-def _key_pair(keys: StationKeys | None) -> tuple[str | None, bytes | None]:
-    """The station's certificate chain and private key (PEM), or Nones when it has none."""
+def _key_pair(keys: StationKeys | None) -> tuple[str | None, ClientKey | None]:
+    """The station's certificate chain (PEM) and its private key: the PEM of an in-memory key store, the files
+    of a `FileKeyStore` (OpenSSL loads them where they are); Nones when it has no certificate."""
     if isinstance(keys, MemoryKeyStore):
         return keys.chain, keys.key
     chain = None if keys is None else keys.certificate_chain()
     if keys is None or chain is None:
         return None, None
-    try:
-        return chain, keys.key_path.read_bytes()
-    except OSError:
-        return None, None
+    return chain, KeyFiles(keys.chain_path, keys.key_path)
 
 
 def _splitmix(x: int) -> int:
