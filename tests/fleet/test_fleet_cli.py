@@ -22,6 +22,7 @@ URL = "ws://127.0.0.1:9/ocpp"
     ("extra", "scenario", "message"),
     [
         (["--count", "0"], None, "--count 0: a fleet needs at least one station"),
+        (["--count", "5", "--trace-mib", "-1"], None, "--trace-mib -1: must be >= 0 (0 = no trace)"),
         (["--count", "5", "--ramp", "-3"], None, "--ramp -3: must be > 0"),
         (["--count", "12", "--id-pattern", "CP-{n!s:.1}"], None, "yields duplicate ids for 12 stations (e.g. CP-1)"),
         (["--count", "5", "--id-pattern", "CP"], None, "gives the same id for every station"),

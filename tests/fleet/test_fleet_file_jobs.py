@@ -213,6 +213,33 @@ async def test_get_diagnostics_uploads_an_archive_to_the_server(fleet: Fleet, cs
     assert files_left(fleet) == []
 
 
+async def test_with_a_frame_trace_the_archive_holds_the_stations_own_frames(csms: FleetCsms, tmp_path: Path) -> None:
+    transfers = NetworkFileTransfers(connect_timeout_s=3, io_timeout_s=5)
+    async with quiet_fleet(
+        csms.url, COUNT, seed=5, files_dir=tmp_path / "files", transfers=transfers, trace_bytes=1 << 20
+    ) as fleet:
+        secret = "0123456789abcdef0123456789abcdef"
+        change = {"key": "AuthorizationKey", "value": secret}
+        assert await csms.call(TARGET, "ChangeConfiguration", change) == {"status": "Accepted"}
+        home = tmp_path / "ftp"
+        (home / "upload").mkdir(parents=True)
+        with FtpServer(home) as ftp:
+            answer = await csms.call(TARGET, "GetDiagnostics", {"location": ftp.url("upload/"), "retries": 0})
+            await csms.wait_until(lambda c: len(diagnostics(c)) == 2)
+        assert fleet.trace is not None and 0 < fleet.trace.size <= 1 << 20
+    trace = zipfile.ZipFile(io.BytesIO((home / "upload" / answer["fileName"]).read_bytes())).read("ocpp-trace.log")
+    lines = trace.decode().splitlines()
+    # Every line is the target's, in the single station's format: `<time> <id> <→|←> <frame>`, in the order sent
+    # and received.
+    assert lines and all(line.split(" ")[1] == TARGET for line in lines)
+    frames = [(line.split(" ", 3)[2], json.loads(line.split(" ", 3)[3])) for line in lines]
+    assert frames[0][0] == "→" and frames[0][1][2] == "BootNotification"
+    assert any(arrow == "←" and frame[0] == 2 and frame[2] == "GetDiagnostics" for arrow, frame in frames)
+    # The AuthorizationKey is write-only (security whitepaper §7): the trace shows the change, not the key.
+    assert any(frame[0] == 2 and frame[2] == "ChangeConfiguration" for _, frame in frames)
+    assert secret not in trace.decode()
+
+
 async def test_get_log_uploads_the_security_log(fleet: Fleet, csms: FleetCsms) -> None:
     async with HttpFileServer() as server:
         request = {"logType": "SecurityLog", "requestId": 7, "log": {"remoteLocation": server.url("upload/")}}

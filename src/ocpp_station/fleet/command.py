@@ -108,6 +108,14 @@ def add_fleet_parser(sub: Any) -> None:
         help="a CA (certificate and key, PEM) that signs each station a first Charge Point certificate "
         "(security profile 3; e.g. `ocpp-station pki init`'s central_system_root.pem and .key)",
     )
+    p.add_argument(
+        "--trace-mib",
+        type=float,
+        default=0.0,
+        metavar="MIB",
+        help="keep the last MIB MiB of frames of the process's stations, for their GetDiagnostics archives "
+        "(default 0: no trace)",
+    )
     p.add_argument("--keep-trying", action="store_true", help="keep going while the central system is unreachable")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -143,6 +151,8 @@ def _validate(args: argparse.Namespace) -> list[str]:
         raise FleetExit(f"--processes {args.processes}: must be >= 1")
     if args.processes > 1 and args.shard != (0, 1):
         raise FleetExit("--processes and --shard cannot be combined: give each process its own --shard instead")
+    if args.trace_mib < 0:
+        raise FleetExit(f"--trace-mib {args.trace_mib:g}: must be >= 0 (0 = no trace)")
     if not args.csms.startswith(("ws://", "wss://")):
         raise FleetExit(f"--csms {args.csms!r}: the central system URL must start with ws:// or wss://")
     return station_ids(args.id_pattern, args.count, args.shard)
@@ -168,6 +178,7 @@ def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
             freeze_gc=True,
             central_system_roots=roots,
             enrol_authority=authority,
+            trace_bytes=int(args.trace_mib * 2**20),
         )
         database = None
         if args.store == "sqlite":
@@ -291,7 +302,7 @@ def _run_processes(args: argparse.Namespace, out: IO[str]) -> int:
                 argv += ["--central-system-root", str(root)]
             if args.enrol_ca is not None:
                 argv += ["--enrol-ca", *(str(path) for path in args.enrol_ca)]
-            argv += ["--store", args.store, "--store-path", str(args.store_path)]
+            argv += ["--store", args.store, "--store-path", str(args.store_path), "--trace-mib", str(args.trace_mib)]
             children.append((subprocess.Popen(argv, stdout=subprocess.DEVNULL), report))
         try:
             codes = [child.wait() for child, _ in children]

@@ -12,6 +12,7 @@ from ocpp_station.fleet.endpoints import Endpoint
 from ocpp_station.fleet.file_jobs import FleetFileJobs
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
+from ocpp_station.fleet.trace import FrameTrace
 from ocpp_station.hardware.interfaces import SimulatorControls
 from ocpp_station.station.hub import Station
 
@@ -52,6 +53,7 @@ class FleetContext(Protocol):
     stats: FleetStats
     timers: SharedTimers
     file_jobs: FleetFileJobs
+    trace: FrameTrace | None
     running: bool
 
     @property

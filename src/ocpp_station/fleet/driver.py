@@ -22,6 +22,7 @@ from websockets.exceptions import InvalidHandshake
 from websockets.typing import Subprotocol
 
 from ocpp_station.fleet.context import FleetContext
+from ocpp_station.fleet.trace import RECEIVED, SENT
 from ocpp_station.fleet.wsframe import ClientCodec, ClientHandshake
 from ocpp_station.protocol import schemas
 from ocpp_station.protocol.rpc import (
@@ -377,10 +378,16 @@ class StationDriver:
     def _send(self, conn: _Connection, text: str) -> None:
         codec = conn.codec
         if codec is not None:
+            trace = self.fleet.trace
+            if trace is not None:
+                trace.record(self.core.clock.now(), self.core.charge_box_id, SENT, text)
             codec.send_text(text.encode())
 
     def _on_text(self, conn: _Connection, data: str | bytes) -> None:
         stats = self.fleet.stats
+        trace = self.fleet.trace
+        if trace is not None:
+            trace.record(self.core.clock.now(), self.core.charge_box_id, RECEIVED, data)
         try:
             message = parse_frame(data)
         except IgnoredFrame:
@@ -506,7 +513,11 @@ class StationDriver:
         codec = conn.codec
         if codec is not None:
             # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
-            codec.send_text(dumps_bytes([MessageType.CALL, call.unique_id, action, call.payload]))
+            frame = dumps_bytes([MessageType.CALL, call.unique_id, action, call.payload])
+            trace = self.fleet.trace
+            if trace is not None:
+                trace.record(self.core.clock.now(), self.core.charge_box_id, SENT, frame)
+            codec.send_text(frame)
 
     def on_timer(self, now: float, deadline: float) -> None:
         core = self.core

@@ -35,6 +35,7 @@ from ocpp_station.fleet.file_jobs import FleetFileJobs, station_dir_name
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
+from ocpp_station.fleet.trace import FrameTrace
 from ocpp_station.security.demo_pki import CertificateAuthority
 from ocpp_station.security.tls import SecurityProfile
 from ocpp_station.settings import StationSettings
@@ -131,6 +132,9 @@ class FleetOptions:
     # Where the stations' key pairs and certificates live: a directory per station that has one (`FileKeyStore`,
     # owner-only, as a single station's `<id>.keys/`), so they outlive the process; None: in memory.
     keys_dir: Path | None = None
+    # Bytes of the process's frame trace (fleet/trace.py), which a station's GetDiagnostics archive draws on;
+    # 0: no trace.
+    trace_bytes: int = 0
 
 
 class _StoreFlusher:
@@ -167,7 +171,9 @@ class Fleet:
         # A timer fires only once due: its lateness is never negative, and goes straight into the histogram.
         self.timers = SharedTimers(self.loop, self.stats.late_histogram("timer").observe)
         self.scenario = ScenarioRunner(options.scenario, settings.hardware, self.rand, self.stats)
+        self.trace = FrameTrace(options.trace_bytes) if options.trace_bytes > 0 else None
         self.file_jobs = FleetFileJobs(
+            trace=self.trace,
             root=options.files_dir,
             transfers=options.transfers or NetworkFileTransfers(ca_file=settings.network.ca_file),
             installer=options.installer or SimulatedInstaller(),

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from ocpp_station.fleet.trace import FrameTrace, TracedStationLog
 from ocpp_station.shell.diagnostics import StationLog
 from ocpp_station.shell.file_jobs import FileJobRunner
 from ocpp_station.shell.file_transfer import FileTransfers
@@ -55,8 +56,16 @@ def station_dir_name(charge_box_id: str) -> str:
 class FleetFileJobs:
     """The running file jobs of one fleet process, by station; empty while no station has a job."""
 
-    def __init__(self, *, root: Path | None, transfers: FileTransfers, installer: FirmwareInstaller) -> None:
+    def __init__(
+        self,
+        *,
+        root: Path | None,
+        transfers: FileTransfers,
+        installer: FirmwareInstaller,
+        trace: FrameTrace | None = None,
+    ) -> None:
         self._configured_root = root  # None: a temporary directory, made at the first job
+        self._trace = trace  # the fleet's frame trace, for the diagnostics archives (None: none kept)
         self._root: Path | None = None
         self.transfers = transfers
         self.installer = installer
@@ -88,7 +97,11 @@ class FleetFileJobs:
                 work_dir=self._station_dir(charge_box_id),
                 transfers=self.transfers,
                 installer=self.installer,
-                station_log=StationLog(core.clock),
+                station_log=(
+                    StationLog(core.clock)
+                    if self._trace is None
+                    else TracedStationLog(core.clock, self._trace, charge_box_id)
+                ),
             )
             self._runners[charge_box_id] = runner
         for task in runner.start_pending(core):

@@ -1,0 +1,76 @@
+"""The fleet's frame trace: the last frames of every station of the process, in one bounded ring.
+
+A single station keeps its own trace for GetDiagnostics (`shell.diagnostics.StationLog`, 1 MiB). A fleet cannot
+give each of ten thousand stations a megabyte, so it keeps one ring for the process, bounded in bytes
+(`ocpp-station fleet --trace-mib`), and a station's GetDiagnostics archive takes that station's frames from
+it: the most recent ones, as far back as the ring reaches. Recording is one tuple appended per frame; the text is
+only decoded and redacted when an archive is made. Off (None) unless asked for: the capacity figures are
+measured without it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+from ocpp_station.clock import Clock
+from ocpp_station.shell.diagnostics import TRACE, LogEntry, StationLog
+from ocpp_station.shell.logs import redact
+
+SENT = "→"
+RECEIVED = "←"
+
+# What one entry costs beside its frame (tuple, float, references, deque slot): so that the bound is on memory.
+_ENTRY_OVERHEAD = 120
+
+
+class FrameTrace:
+    __slots__ = ("_bytes", "_entries", "max_bytes")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: deque[tuple[float, str, str, str | bytes]] = deque()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        """Bytes held, by the same count as the bound."""
+        return self._bytes
+
+    def record(self, at: float, charge_box_id: str, arrow: str, frame: str | bytes) -> None:
+        """`at`: the station's wall-clock time (what GetDiagnostics' startTime / stopTime select by)."""
+        entries = self._entries
+        entries.append((at, charge_box_id, arrow, frame))
+        self._bytes += len(frame) + _ENTRY_OVERHEAD
+        while self._bytes > self.max_bytes and entries:
+            self._bytes -= len(entries.popleft()[3]) + _ENTRY_OVERHEAD
+
+    def entries_of(self, charge_box_id: str) -> list[LogEntry]:
+        """The station's frames still in the ring, oldest first, as its own trace would have them."""
+        return [
+            LogEntry(at, TRACE, redact(f"{station} {arrow} {_text(frame)}"))
+            for at, station, arrow, frame in self._entries
+            if station == charge_box_id
+        ]
+
+
+def _text(frame: str | bytes) -> str:
+    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+
+
+class TracedStationLog(StationLog):
+    """A fleet station's log for its file jobs: the job's own events, with the station's frames from the fleet's
+    trace merged in."""
+
+    def __init__(self, clock: Clock, trace: FrameTrace, charge_box_id: str) -> None:
+        super().__init__(clock)
+        self._trace = trace
+        self._charge_box_id = charge_box_id
+
+    def entries(self, start: float | None = None, stop: float | None = None) -> list[LogEntry]:
+        # Each list stays in the order it was recorded (the clock may step back when the central system sets it).
+        merged = heapq.merge(self._trace.entries_of(self._charge_box_id), super().entries(), key=lambda e: e.at)
+        return [e for e in merged if (start is None or e.at >= start) and (stop is None or e.at <= stop)]
