@@ -14,11 +14,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from ocpp_station.fleet.endpoints import TLS_READ_BUFFER
+from ocpp_station.fleet.engine import Fleet
 from ocpp_station.security.demo_pki import DemoPki, init_demo_pki, load_authority
 from ocpp_station.security.tls import server_context
 from tests.support.fleet_csms import FleetCsms, TlsSeen
@@ -103,30 +105,38 @@ async def test_profile_3_presents_each_stations_own_certificate_and_no_password(
         assert fleet.by_id["CP-002"].core.security.profile == 3
 
 
+PROFILE_3 = {"SecurityProfile": 3, "CpoName": "Fleet CPO"}
+
+
+def keys_fleet(
+    csms: FleetCsms, pki: DemoPki, keys_dir: Path, *, enrol: bool, until_booted: bool = True
+) -> AbstractAsyncContextManager[Fleet]:
+    """Two profile 3 stations whose keys live in `keys_dir` (what `--store sqlite` gives: next to the store),
+    enrolled by the demo CA when `enrol`, else with the keys they find there."""
+    authority = load_authority(pki.central_system_root, pki.central_system_root_key) if enrol else None
+    return quiet_fleet(
+        plain_url(csms),
+        2,
+        seed=7,
+        configuration=PROFILE_3,
+        central_system_roots=(pki.central_system_root.read_text(),),
+        keys_dir=keys_dir,
+        enrol_authority=authority,
+        until_booted=until_booted,
+    )
+
+
 async def test_with_a_keys_directory_the_certificates_outlive_the_fleet_process(
     tls_csms: FleetCsms, pki: DemoPki, tmp_path: Path
 ) -> None:
-    keys_dir = tmp_path / "fleet.keys"  # what `--store sqlite` gives: next to the store
-    configuration = {"SecurityProfile": 3, "CpoName": "Fleet CPO"}
-    roots = (pki.central_system_root.read_text(),)
-    authority = load_authority(pki.central_system_root, pki.central_system_root_key)
-    async with quiet_fleet(
-        plain_url(tls_csms),
-        2,
-        seed=7,
-        configuration=configuration,
-        central_system_roots=roots,
-        keys_dir=keys_dir,
-        enrol_authority=authority,
-    ):
+    keys_dir = tmp_path / "fleet.keys"
+    async with keys_fleet(tls_csms, pki, keys_dir, enrol=True):
         pass
     key_file = keys_dir / "CP-001" / "charge_point.key"
     assert key_file.stat().st_mode & 0o777 == 0o600  # A02.FR.05
     chains = {n: (keys_dir / f"CP-00{n}" / "charge_point.pem").read_text() for n in (1, 2)}
     # A new fleet on the same directory, with no CA to enrol from: each station connects with its own certificate.
-    async with quiet_fleet(
-        plain_url(tls_csms), 2, seed=7, configuration=configuration, central_system_roots=roots, keys_dir=keys_dir
-    ) as fleet:
+    async with keys_fleet(tls_csms, pki, keys_dir, enrol=False) as fleet:
         for n in (1, 2):
             assert tls_csms.tls[f"CP-00{n}"] == [TlsSeen("TLSv1.3", f"CP-00{n}")] * 2
             assert fleet.keys(f"CP-00{n}").certificate_chain() == chains[n]
@@ -138,29 +148,10 @@ async def test_a_key_file_others_can_read_is_refused_and_no_connection_is_made_w
     """The key store's files are loaded where they lie (no copy): the owner-only rule of A02.FR.05 is checked on
     them, and a refusal is a failed attempt, not a crash of the fleet."""
     keys_dir = tmp_path / "fleet.keys"
-    configuration = {"SecurityProfile": 3, "CpoName": "Fleet CPO"}
-    roots = (pki.central_system_root.read_text(),)
-    authority = load_authority(pki.central_system_root, pki.central_system_root_key)
-    async with quiet_fleet(
-        plain_url(tls_csms),
-        2,
-        seed=7,
-        configuration=configuration,
-        central_system_roots=roots,
-        keys_dir=keys_dir,
-        enrol_authority=authority,
-    ):
+    async with keys_fleet(tls_csms, pki, keys_dir, enrol=True):
         pass
     (keys_dir / "CP-001" / "charge_point.key").chmod(0o644)
-    async with quiet_fleet(
-        plain_url(tls_csms),
-        2,
-        seed=7,
-        configuration=configuration,
-        central_system_roots=roots,
-        keys_dir=keys_dir,
-        until_booted=False,
-    ) as fleet:
+    async with keys_fleet(tls_csms, pki, keys_dir, enrol=False, until_booted=False) as fleet:
         await until(lambda: fleet.stats.errors["tls-setup"] >= 1)
         await tls_csms.wait_until(lambda c: len(c.of("CP-002", "BootNotification")) == 2)
         assert "only the owner may have access" in (fleet.last_error or "")
