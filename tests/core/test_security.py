@@ -213,6 +213,63 @@ def test_a_connected_upgrade_holds(cp: CoreDriver) -> None:
     assert cp.config.get("SecurityProfile") == "1"
 
 
+def in_profile_3_with_a_renewed_certificate(cp: CoreDriver, cpo: CertificateAuthority) -> tuple[str, str]:
+    """A station in profile 3 on a first certificate that has connected, then renewed over OCPP (A02):
+    (the first chain, the new chain)."""
+    install(cp, "CentralSystemRootCertificate", cpo.pem)
+    assert renew(cp, cpo)[1] == {"status": "Accepted"}
+    first = keys(cp).chain
+    assert first is not None and keys(cp).previous_certificate_chain() is None  # nothing to fall back to yet
+    assert change(cp, "SecurityProfile", "3") == "Accepted"
+    cp.station.security.on_connection_established(frozenset())
+    assert renew(cp, cpo)[1] == {"status": "Accepted"}
+    new = keys(cp).chain
+    assert new is not None and new != first
+    assert keys(cp).previous_certificate_chain() == first  # A02.FR.10: kept as the fallback
+    cp.take()
+    return first, new
+
+
+def test_a_new_certificate_that_never_connects_gives_way_to_the_previous_one(
+    cp: CoreDriver, cpo: CertificateAuthority
+) -> None:
+    first, new = in_profile_3_with_a_renewed_certificate(cp, cpo)
+    cp.disconnect()
+    security = cp.station.security
+    for _ in range(2 * UPGRADE_ATTEMPTS):
+        # A server that cannot be reached says nothing about the certificate.
+        security.on_connection_failed(None, "ConnectionRefusedError", certificate_suspect=False)
+    for _ in range(UPGRADE_ATTEMPTS - 1):
+        security.on_connection_failed(None, "SSLError: tlsv13 alert certificate required", certificate_suspect=True)
+        assert keys(cp).chain == new
+    security.on_connection_failed(None, "SSLError: tlsv13 alert certificate required", certificate_suspect=True)
+    assert keys(cp).chain == first and keys(cp).previous_certificate_chain() is None  # A02.FR.10
+    assert cp.config.get("SecurityProfile") == "3"
+    # The trial is over: later failures change nothing, and the event goes out once connected.
+    for _ in range(UPGRADE_ATTEMPTS):
+        security.on_connection_failed(None, "SSLError", certificate_suspect=True)
+    assert keys(cp).chain == first
+    cp.connect()
+    assert events(cp.take()) == ["InvalidChargePointCertificate"]
+
+
+def test_a_new_certificate_that_connects_lets_the_previous_one_go(cp: CoreDriver, cpo: CertificateAuthority) -> None:
+    _, new = in_profile_3_with_a_renewed_certificate(cp, cpo)
+    cp.station.security.on_connection_established(frozenset())
+    assert keys(cp).chain == new and keys(cp).previous_certificate_chain() is None
+    for _ in range(UPGRADE_ATTEMPTS):
+        cp.station.security.on_connection_failed(None, "SSLError", certificate_suspect=True)
+    assert keys(cp).chain == new
+
+
+def test_a_second_renewal_before_the_first_connected_keeps_the_certificate_known_to_work(
+    cp: CoreDriver, cpo: CertificateAuthority
+) -> None:
+    first, _ = in_profile_3_with_a_renewed_certificate(cp, cpo)
+    assert renew(cp, cpo)[1] == {"status": "Accepted"}
+    assert keys(cp).previous_certificate_chain() == first
+
+
 def test_the_authorization_key_is_write_only_and_logged_without_its_value(
     cp: CoreDriver, caplog: pytest.LogCaptureFixture
 ) -> None:

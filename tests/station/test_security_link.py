@@ -162,6 +162,39 @@ async def test_a_certificate_renewed_over_ocpp_is_used_on_the_next_connection(
     assert key_file.stat().st_mode & 0o077 == 0  # A02.FR.05: owner-only
 
 
+async def test_a_renewed_certificate_the_server_refuses_gives_way_to_the_previous_one(
+    cpo: CertificateAuthority, tmp_path: Path
+) -> None:
+    """A02.FR.10: the new certificate chains to a root the station trusts (so CertificateSigned accepts it,
+    A02.FR.06), but the server takes client certificates of the first CPO only. After three refused attempts
+    the station is back on its first certificate and reports why."""
+    other = CertificateAuthority.new_root("Other CPO Root", "Link CPO")
+    install_roots(tmp_path, CP, central_system_roots=[cpo.pem, other.pem])
+    first_chain = enrol(tmp_path, CP, cpo, serial_number="SIM-0001", cpo_name="Link CPO")
+    first = parse_certificates(first_chain)[0]
+    async with ScriptedCsms(SETTINGS, ssl_context=serving(cpo, tmp_path / "server", clients=cpo)) as csms:
+        async with station(csms.url, tmp_path, 3):
+            await csms.expect("BootNotification", tolerate=TOLERATE)
+            csms.respond_with("SignCertificate", {"status": "Accepted"})
+            trigger = {"requestedMessage": "SignChargePointCertificate"}
+            assert await csms.call_result("ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
+            sign = await csms.expect("SignCertificate", tolerate=TOLERATE)
+            signed = await csms.call_result(
+                "CertificateSigned", {"certificateChain": other.sign_csr(sign.payload["csr"])}
+            )
+            assert signed == {"status": "Accepted"}
+            await csms.wait_connected(after=1)
+            event = await csms.expect(
+                "SecurityEventNotification", tolerate=("Heartbeat", "MeterValues", "StatusNotification")
+            )
+            assert event.payload["type"] == "InvalidChargePointCertificate"
+            assert key_store(tmp_path, CP).previous_certificate_chain() is None
+            assert key_store(tmp_path, CP).certificate_chain() == first_chain
+        assert len(csms.handshakes) == 2  # the refused attempts never reached the WebSocket layer
+        again = x509.load_der_x509_certificate(csms.handshakes[1].client_certificate or b"")
+        assert again.serial_number == first.serial_number
+
+
 async def test_the_demo_pki_serves_a_mutual_tls_connection(tmp_path: Path) -> None:
     pki = init_demo_pki(tmp_path / "pki")
     authority = load_authority(pki.central_system_root, pki.central_system_root_key)

@@ -571,7 +571,7 @@ class StationDriver:
         elif state == CONNECTING:
             if self._connecting is not None:
                 self._connecting.cancel()
-            self._failed("connect-timeout")
+            self._failed("connect-timeout", TimeoutError("no connection within the open timeout"))
         else:
             interval = self.core.config.get_int("WebSocketPingInterval")
             conn = self._conn

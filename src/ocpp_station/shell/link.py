@@ -86,9 +86,24 @@ def report_failed_attempt(station: Station, error: BaseException | None, url: st
     if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
         station.security.on_authentication_rejected(f"HTTP {error.response.status_code} from {url}")
     if error is None:
-        station.security.on_connection_failed(None, "connection lost")
+        station.security.on_connection_failed(None, "connection lost", certificate_suspect=True)
     else:
-        station.security.on_connection_failed(handshake_security_event(error), f"{type(error).__name__}: {error}")
+        station.security.on_connection_failed(
+            handshake_security_event(error),
+            f"{type(error).__name__}: {error}",
+            certificate_suspect=certificate_may_be_the_cause(error),
+        )
+
+
+def certificate_may_be_the_cause(error: BaseException | None) -> bool:
+    """The attempt reached the server and failed in TLS or in the WebSocket opening handshake (a TLS 1.3 server
+    refuses a client certificate only after the client's handshake is done: the refusal arrives as the 101 is
+    awaited), or the station's certificate could not be loaded: what a new Charge Point certificate may be the
+    cause of (A02.FR.10). A connection refused, a network unreachable or a timeout tells nothing of it. `error`
+    None: the connection was lost after it was made."""
+    return error is None or isinstance(
+        error, (ssl.SSLError, TlsSetupError, InvalidHandshake, ConnectionResetError, EOFError)
+    )
 
 
 def peer_roots(station: Station, transport: asyncio.BaseTransport) -> frozenset[str]:

@@ -82,19 +82,33 @@ class KeyStore(Protocol):
 
     The private key lives in a file only the station's user can read (A02.FR.05); it is never part of the
     Store, a log or a message. A key made for a CSR stays pending until a CertificateSigned.req with a chain
-    for it is accepted; `activate` then makes key and chain the ones the next TLS connection presents.
+    for it is accepted; `activate` then makes key and chain the ones the next TLS connection presents, and may
+    keep the pair it replaces as the fallback of A02.FR.10 until the new one has proven itself.
     """
 
     def save_pending_key(self, key_pem: bytes) -> None: ...
 
     def pending_key(self) -> bytes | None: ...
 
-    def activate(self, chain_pem: str) -> None:
-        """The pending key becomes the station key, `chain_pem` its certificate chain (raises OSError)."""
+    def activate(self, chain_pem: str, *, keep_previous: bool = False) -> None:
+        """The pending key becomes the station key, `chain_pem` its certificate chain (raises OSError). With
+        `keep_previous`, the pair in use becomes the previous one (replacing any), else any previous one stays."""
         ...
 
     def certificate_chain(self) -> str | None:
         """The chain of the key in use, or None when the station has no Charge Point certificate."""
+        ...
+
+    def previous_certificate_chain(self) -> str | None:
+        """The chain of the previous pair kept as fallback (A02.FR.10), or None."""
+        ...
+
+    def restore_previous(self) -> None:
+        """The previous pair is the one in use again; the pair it replaces is discarded (raises OSError)."""
+        ...
+
+    def discard_previous(self) -> None:
+        """The previous pair goes (the new one has proven itself)."""
         ...
 
 

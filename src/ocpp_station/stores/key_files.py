@@ -2,9 +2,10 @@
 
 One directory per station (mode 0700). ``pending.key`` holds the key made for the CSR in flight;
 CertificateSigned makes it ``charge_point.key`` next to its chain ``charge_point.pem``, which the link
-loads for security profile 3 (`security.tls.profile3_context`). Every key file is created owner-only from its
-first byte (`security.pki.write_private_key`, A02.FR.05), and each file is replaced atomically, so a power cut
-leaves either the old or the new one.
+loads for security profile 3 (`security.tls.profile3_context`); the pair it replaced may stay as
+``previous.key`` / ``previous.pem``, the fallback of A02.FR.10, until the new one has connected. Every key
+file is created owner-only from its first byte (`security.pki.write_private_key`, A02.FR.05), and each file
+is replaced atomically, so a power cut leaves either the old or the new one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ocpp_station.security.pki import load_private_key_pem, write_private_key
 PENDING_KEY = "pending.key"
 KEY = "charge_point.key"
 CHAIN = "charge_point.pem"
+PREVIOUS_KEY = "previous.key"
+PREVIOUS_CHAIN = "previous.pem"
 
 
 class FileKeyStore:
@@ -49,24 +52,56 @@ class FileKeyStore:
         except FileNotFoundError:
             return None
 
-    def activate(self, chain_pem: str) -> None:
+    def activate(self, chain_pem: str, *, keep_previous: bool = False) -> None:
         pending = self.directory / PENDING_KEY
         if not pending.exists():
             raise FileNotFoundError("no pending key for this certificate chain")
+        if keep_previous:
+            chain = self.certificate_chain()
+            if chain is not None:
+                # The old previous key goes first and the new one comes last: a previous key file always has
+                # its own chain beside it.
+                (self.directory / PREVIOUS_KEY).unlink(missing_ok=True)
+                self._write(PREVIOUS_CHAIN, chain, None)
+                self._write(PREVIOUS_KEY, None, self.key_path.read_bytes())
         self.install(chain_pem, pending.read_bytes())
         pending.unlink()
+
+    def previous_certificate_chain(self) -> str | None:
+        if not (self.directory / PREVIOUS_KEY).exists():
+            return None
+        try:
+            return (self.directory / PREVIOUS_CHAIN).read_text(encoding="ascii")
+        except FileNotFoundError:
+            return None
+
+    def restore_previous(self) -> None:
+        chain = self.previous_certificate_chain()
+        if chain is None:
+            raise FileNotFoundError("no previous Charge Point certificate")
+        self.install(chain, (self.directory / PREVIOUS_KEY).read_bytes())
+        self.discard_previous()
+
+    def discard_previous(self) -> None:
+        for name in (PREVIOUS_KEY, PREVIOUS_CHAIN):
+            (self.directory / name).unlink(missing_ok=True)
+
+    def _write(self, name: str, text: str | None, key_pem: bytes | None) -> None:
+        """One file replaced atomically: a chain (text) or a private key (owner-only from its first byte)."""
+        staged = self.directory / (name + ".new")
+        if key_pem is not None:
+            write_private_key(staged, load_private_key_pem(key_pem))
+        else:
+            staged.write_text(text or "", encoding="ascii")
+        os.replace(staged, self.directory / name)
 
     def install(self, chain_pem: str, key_pem: bytes) -> None:
         """Put a key and its chain in place directly: provisioning at manufacturing or installation (§2.6.4)."""
         self._ensure_directory()
-        staged_chain = self.directory / (CHAIN + ".new")
-        staged_chain.write_text(chain_pem, encoding="ascii")
-        staged_key = self.directory / (KEY + ".new")
-        write_private_key(staged_key, load_private_key_pem(key_pem))
         # Key first: a chain always finds its key; a cut between the two leaves the old chain, which then
         # fails to load against the new key and the station reports it rather than using a mismatched pair.
-        os.replace(staged_key, self.key_path)
-        os.replace(staged_chain, self.chain_path)
+        self._write(KEY, None, key_pem)
+        self._write(CHAIN, chain_pem, None)
 
     def certificate_chain(self) -> str | None:
         try:

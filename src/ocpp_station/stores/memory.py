@@ -257,10 +257,11 @@ class MemoryStore:
 class MemoryKeyStore:
     """Implements `ocpp_station.station.ports.KeyStore` in memory (core tests; stations with no files)."""
 
-    __slots__ = ("_pending", "chain", "key")  # one per fleet station
+    __slots__ = ("_pending", "_previous", "chain", "key")  # one per fleet station
 
     def __init__(self) -> None:
         self._pending: bytes | None = None
+        self._previous: tuple[bytes, str] | None = None
         self.key: bytes | None = None
         self.chain: str | None = None
 
@@ -270,13 +271,26 @@ class MemoryKeyStore:
     def pending_key(self) -> bytes | None:
         return self._pending
 
-    def activate(self, chain_pem: str) -> None:
+    def activate(self, chain_pem: str, *, keep_previous: bool = False) -> None:
         if self._pending is None:
             raise OSError("no pending key for this certificate chain")
+        if keep_previous and self.key is not None and self.chain is not None:
+            self._previous = (self.key, self.chain)
         self.key, self.chain, self._pending = self._pending, chain_pem, None
 
     def certificate_chain(self) -> str | None:
         return self.chain
+
+    def previous_certificate_chain(self) -> str | None:
+        return None if self._previous is None else self._previous[1]
+
+    def restore_previous(self) -> None:
+        if self._previous is None:
+            raise OSError("no previous Charge Point certificate")
+        (self.key, self.chain), self._previous = self._previous, None
+
+    def discard_previous(self) -> None:
+        self._previous = None
 
     def install(self, chain_pem: str, key_pem: bytes) -> None:
         """Put a key and its chain in place directly: provisioning (§2.6.4), as `FileKeyStore.install`."""

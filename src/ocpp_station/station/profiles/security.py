@@ -44,10 +44,15 @@ from ocpp_station.station.security_log import SecurityLog
 
 log = logging.getLogger("ocpp_station.security")
 
+# Security whitepaper §2.3: the profile in which the Charge Point certificate is presented.
+CLIENT_CERTIFICATE_PROFILE = 3
 # A05.FR.08: connections tried with a new security profile before falling back to the previous one.
 UPGRADE_ATTEMPTS = 3
 META_PREVIOUS_PROFILE = "security.previous_profile"  # set while an upgrade has not yet connected
 META_UPGRADE_FAILURES = "security.upgrade_failures"
+# A02.FR.10: while a new Charge Point certificate has not connected yet, the failed attempts it may be the cause
+# of (a number; "" when no new certificate is on trial). After UPGRADE_ATTEMPTS the previous pair is back.
+META_CERTIFICATE_TRIAL = "security.certificate_trial"
 META_LAST_RESET = "reset.last"  # written by the Core profile when a Reset was accepted
 # §8 SettingSystemTime: a clock moved by more than this (network latency keeps every sync a little off).
 CLOCK_STEP_S = 2.0
@@ -114,13 +119,19 @@ class Security:
         from_store = self.certificates.trust_anchors(CertificateUse.CENTRAL_SYSTEM_ROOT)
         return [certificate_pem(c) for c in from_store]
 
-    def on_connection_failed(self, event: SecurityEvent | None, detail: str) -> None:
+    def on_connection_failed(
+        self, event: SecurityEvent | None, detail: str, *, certificate_suspect: bool = False
+    ) -> None:
         """A connection attempt failed; `event` when the failure is a security matter (a TLS handshake
-        refused: A00.FR.309/315/322/413/419/426). Queued durably, so it is sent once a connection exists."""
+        refused: A00.FR.309/315/322/413/419/426). Queued durably, so it is sent once a connection exists.
+        `certificate_suspect`: the attempt reached the server and failed in TLS or the WebSocket handshake (or the
+        station's certificate could not be loaded), which a new Charge Point certificate may be the cause of."""
         if event is not None:
             self.security_log.record(event, detail)
         previous = self.store.get_meta(META_PREVIOUS_PROFILE)
         if not previous:
+            if certificate_suspect:
+                self._certificate_on_trial_failed()
             return
         failures = int(self.store.get_meta(META_UPGRADE_FAILURES) or "0") + 1
         if failures < UPGRADE_ATTEMPTS:
@@ -144,6 +155,33 @@ class Security:
             f"SecurityProfile {upgraded} could not connect, back to {previous}",
         )
 
+    def _certificate_on_trial_failed(self) -> None:
+        trial = self.store.get_meta(META_CERTIFICATE_TRIAL)
+        if not trial or self.profile != CLIENT_CERTIFICATE_PROFILE:
+            return
+        failures = int(trial) + 1
+        if failures < UPGRADE_ATTEMPTS:
+            self.store.set_meta(META_CERTIFICATE_TRIAL, str(failures))
+            return
+        # A02.FR.10: the old certificate was kept as the fallback; the new one never connected, so back to it.
+        try:
+            self.keys.restore_previous()
+        except OSError as error:
+            log.warning(
+                "%s: the previous Charge Point certificate cannot be restored: %s", self.st.charge_box_id, error
+            )
+            detail = f"the new Charge Point certificate could not connect; no previous one to go back to ({error})"
+        else:
+            log.warning(
+                "%s: the new Charge Point certificate could not connect in %d attempts: back to the previous one "
+                "(A02.FR.10)",
+                self.st.charge_box_id,
+                failures,
+            )
+            detail = f"the new Charge Point certificate could not connect in {failures} attempts: previous restored"
+        self.store.set_meta(META_CERTIFICATE_TRIAL, "")
+        self.security_log.record(SecurityEvent.INVALID_CHARGE_POINT_CERTIFICATE, detail)
+
     def on_authentication_rejected(self, detail: str) -> None:
         self.security_log.record(SecurityEvent.FAILED_TO_AUTHENTICATION_AT_CENTRAL_SYSTEM, detail)
 
@@ -151,6 +189,10 @@ class Security:
         """Connected with the configured profile; `peer_roots`: ids of the roots that verified the server."""
         self.peer_roots = peer_roots
         self._renew_if_expiring()
+        if self.store.get_meta(META_CERTIFICATE_TRIAL) and self.profile == CLIENT_CERTIFICATE_PROFILE:
+            # A02.FR.10: the new certificate works; the old one, kept as its fallback, goes.
+            self.keys.discard_previous()
+            self.store.set_meta(META_CERTIFICATE_TRIAL, "")
         if self.store.get_meta(META_PREVIOUS_PROFILE):
             # A05.FR.09: the upgrade holds; there is no way back from here.
             with self.store.atomic():
@@ -197,7 +239,7 @@ class Security:
             roots = self.certificates.trust_anchors(CertificateUse.CENTRAL_SYSTEM_ROOT)
             if not any(validity_problem(root, now) is None for root in roots):
                 return "no valid CentralSystemRootCertificate installed (A05.FR.03)"
-        if wanted == 3 and self.valid_charge_point_certificate_problem() is not None:
+        if wanted == CLIENT_CERTIFICATE_PROFILE and self.valid_charge_point_certificate_problem() is not None:
             return "no valid ChargePointCertificate installed (A05.FR.04)"
         self._upgrading_from = current
         return None
@@ -268,14 +310,19 @@ class Security:
             )
             reason, verdict_event = verdict.reason, verdict.security_event
             if verdict.accepted:
+                # A02.FR.10: the pair in use stays as the fallback until the new one has connected; a second
+                # renewal before that keeps the pair that is known to work.
+                on_trial = bool(self.store.get_meta(META_CERTIFICATE_TRIAL))
                 try:
-                    self.keys.activate(chain)
+                    self.keys.activate(chain, keep_previous=not on_trial)
                 except OSError as error:
                     reason, verdict_event = f"could not store the certificate: {error}", None
                     log.warning("%s: CertificateSigned rejected: %s", self.st.charge_box_id, reason)
                 else:
+                    if self.keys.previous_certificate_chain() is not None:
+                        self.store.set_meta(META_CERTIFICATE_TRIAL, "0")
                     # A02.FR.08: in use from the next connection; in profile 3 that is now (TC_074 step 7).
-                    reconnect = self.profile == 3
+                    reconnect = self.profile == CLIENT_CERTIFICATE_PROFILE
                     self.st.defer(lambda: self._reconfigured("Charge Point certificate renewed", reconnect=reconnect))
                     return {"status": "Accepted"}
         if verdict_event is not None:
