@@ -21,7 +21,7 @@ import pytest
 
 from ocpp_station.fleet.endpoints import TLS_READ_BUFFER
 from ocpp_station.fleet.engine import Fleet
-from ocpp_station.security.demo_pki import DemoPki, init_demo_pki, load_authority
+from ocpp_station.security.demo_pki import CertificateAuthority, DemoPki, init_demo_pki, load_authority
 from ocpp_station.security.tls import server_context
 from tests.support.fleet_csms import FleetCsms, TlsSeen
 from tests.support.fleets import quiet_fleet, until
@@ -157,6 +157,37 @@ async def test_a_key_file_others_can_read_is_refused_and_no_connection_is_made_w
         assert "only the owner may have access" in (fleet.last_error or "")
         assert tls_csms.tls["CP-001"] == [TlsSeen("TLSv1.3", "CP-001")]  # the first fleet's connection only
         assert not fleet.by_id["CP-001"].connected
+
+
+async def test_a_renewed_certificate_the_central_system_refuses_gives_way_to_the_previous_one(
+    tls_csms: FleetCsms, pki: DemoPki
+) -> None:
+    """A02.FR.10 in a fleet station, as in the single one (tests/station/test_security_link.py): a certificate
+    that chains to a root the station trusts but the server does not take is dropped after three refusals."""
+    other = CertificateAuthority.new_root("Other CPO Root", "Fleet CPO")
+    async with quiet_fleet(
+        plain_url(tls_csms),
+        1,
+        seed=3,
+        settings={"hardware": {"connectors": 1}, "network": {"reconnect_min_s": 0.1, "reconnect_max_s": 0.5}},
+        configuration=PROFILE_3,
+        central_system_roots=(pki.central_system_root.read_text(), other.pem),
+        enrol_authority=load_authority(pki.central_system_root, pki.central_system_root_key),
+    ) as fleet:
+        first = fleet.keys("CP-001").certificate_chain()
+        trigger = {"requestedMessage": "SignChargePointCertificate"}
+        assert await tls_csms.call("CP-001", "ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
+        await tls_csms.wait_until(lambda c: len(c.of("CP-001", "SignCertificate")) == 1)
+        chain = other.sign_csr(tls_csms.of("CP-001", "SignCertificate")[0].payload["csr"])
+        assert await tls_csms.call("CP-001", "CertificateSigned", {"certificateChain": chain}) == {"status": "Accepted"}
+        await tls_csms.wait_until(
+            lambda c: any(
+                r.payload["type"] == "InvalidChargePointCertificate"
+                for r in c.of("CP-001", "SecurityEventNotification")
+            )
+        )
+        assert fleet.keys("CP-001").certificate_chain() == first
+        assert tls_csms.tls["CP-001"] == [TlsSeen("TLSv1.3", "CP-001")] * 2  # the refused ones never opened
 
 
 async def test_an_upgrade_that_cannot_connect_falls_back_to_the_previous_profile(csms: FleetCsms, pki: DemoPki) -> None:

@@ -138,6 +138,18 @@ async def test_a_station_without_a_client_certificate_is_refused_by_a_mutual_tls
         assert csms.connection_count == 0
 
 
+async def renew_over_ocpp(csms: ScriptedCsms, ca: CertificateAuthority) -> str:
+    """OCTT TC_074: ExtendedTriggerMessage → SignCertificate → CertificateSigned signed by `ca` (accepted by the
+    station); the chain. The station then reconnects with it."""
+    csms.respond_with("SignCertificate", {"status": "Accepted"})
+    trigger = {"requestedMessage": "SignChargePointCertificate"}
+    assert await csms.call_result("ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
+    sign = await csms.expect("SignCertificate", tolerate=TOLERATE)
+    chain = ca.sign_csr(sign.payload["csr"])
+    assert await csms.call_result("CertificateSigned", {"certificateChain": chain}) == {"status": "Accepted"}
+    return chain
+
+
 async def test_a_certificate_renewed_over_ocpp_is_used_on_the_next_connection(
     cpo: CertificateAuthority, tmp_path: Path
 ) -> None:
@@ -146,14 +158,7 @@ async def test_a_certificate_renewed_over_ocpp_is_used_on_the_next_connection(
     async with ScriptedCsms(SETTINGS, ssl_context=serving(cpo, tmp_path / "server", clients=cpo)) as csms:
         async with station(csms.url, tmp_path, 3):
             await csms.expect("BootNotification", tolerate=TOLERATE)
-            csms.respond_with("SignCertificate", {"status": "Accepted"})
-            # OCTT TC_074: ExtendedTriggerMessage → SignCertificate → CertificateSigned → reconnect.
-            trigger = {"requestedMessage": "SignChargePointCertificate"}
-            assert await csms.call_result("ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
-            sign = await csms.expect("SignCertificate", tolerate=TOLERATE)
-            chain = cpo.sign_csr(sign.payload["csr"])
-            signed = await csms.call_result("CertificateSigned", {"certificateChain": chain})
-            assert signed == {"status": "Accepted"}
+            chain = await renew_over_ocpp(csms, cpo)
             await csms.wait_connected(after=1)  # a reconnect, not a reboot: no BootNotification
         assert len(csms.handshakes) == 2
         renewed = x509.load_der_x509_certificate(csms.handshakes[1].client_certificate or b"")
@@ -175,14 +180,7 @@ async def test_a_renewed_certificate_the_server_refuses_gives_way_to_the_previou
     async with ScriptedCsms(SETTINGS, ssl_context=serving(cpo, tmp_path / "server", clients=cpo)) as csms:
         async with station(csms.url, tmp_path, 3):
             await csms.expect("BootNotification", tolerate=TOLERATE)
-            csms.respond_with("SignCertificate", {"status": "Accepted"})
-            trigger = {"requestedMessage": "SignChargePointCertificate"}
-            assert await csms.call_result("ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
-            sign = await csms.expect("SignCertificate", tolerate=TOLERATE)
-            signed = await csms.call_result(
-                "CertificateSigned", {"certificateChain": other.sign_csr(sign.payload["csr"])}
-            )
-            assert signed == {"status": "Accepted"}
+            await renew_over_ocpp(csms, other)
             await csms.wait_connected(after=1)
             event = await csms.expect(
                 "SecurityEventNotification", tolerate=("Heartbeat", "MeterValues", "StatusNotification")

@@ -164,6 +164,8 @@ class FleetCsms:
             return {"idTagInfo": {"status": "Accepted"}}
         if action == "StartTransaction":
             return {"transactionId": next(self._tx), "idTagInfo": {"status": "Accepted"}}
+        if action == "SignCertificate":
+            return {"status": "Accepted"}
         return {}
 
     # -- calling a station ---------------------------------------------------------------------------------
