@@ -21,8 +21,10 @@ from the merged histograms, time to boot all the slowest shard's.
 With `--repeat K` each size runs K times and its row is the run with the median CPU per 1 000 msgs/s, the
 K runs' range beside it.
 
+With `--trace-mib M` the fleet keeps its frame trace (`ocpp-station fleet --trace-mib`), to measure what it costs.
+
 Run: .venv/bin/python bench/fleet_capacity.py [--sizes 1000 5000 10000 20000] [--steady 60] [--processes P]
-    [--repeat K]
+    [--repeat K] [--trace-mib M]
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def free_port() -> int:
 
 
 async def measure(
-    count: int, url: str, steady_s: float, ramp: float, shard: tuple[int, int] = (0, 1)
+    count: int, url: str, steady_s: float, ramp: float, shard: tuple[int, int] = (0, 1), trace_mib: float = 0.0
 ) -> dict[str, Any]:
     scenario = load_scenario(ROOT / "scenarios" / "bench.toml")
     settings = parse_settings({"hardware": {"connectors": 1}})
@@ -87,6 +89,7 @@ async def measure(
             seed=scenario.seed or 1,
             ramp_per_s=ramp,
             freeze_gc=True,  # as `ocpp-station fleet` does
+            trace_bytes=int(trace_mib * 2**20),
         )
     )
     fleet.start()
@@ -156,16 +159,18 @@ def start_csms(csms: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit(f"the load CSMS {csms} did not start listening on port {port}")
 
 
-def run_one(count: int, csms: Path, steady_s: float, ramp: float) -> dict[str, Any]:
+def run_one(count: int, csms: Path, steady_s: float, ramp: float, trace_mib: float = 0.0) -> dict[str, Any]:
     server, port = start_csms(csms)
     try:
-        return asyncio.run(measure(count, f"ws://127.0.0.1:{port}/ocpp", steady_s, ramp))
+        return asyncio.run(measure(count, f"ws://127.0.0.1:{port}/ocpp", steady_s, ramp, trace_mib=trace_mib))
     finally:
         server.terminate()
         server.wait(10)
 
 
-def run_sharded(count: int, csms: Path, steady_s: float, ramp: float, processes: int) -> dict[str, Any]:
+def run_sharded(
+    count: int, csms: Path, steady_s: float, ramp: float, processes: int, trace_mib: float = 0.0
+) -> dict[str, Any]:
     """P fleet processes (shards I/P), each against its own load CSMS, started together; merged figures."""
     servers = [start_csms(csms) for _ in range(processes)]
     workers = []
@@ -173,6 +178,7 @@ def run_sharded(count: int, csms: Path, steady_s: float, ramp: float, processes:
         for index, (_, port) in enumerate(servers):
             command = [sys.executable, __file__, "--worker", f"{index}/{processes}", "--sizes", str(count)]
             command += ["--url", f"ws://127.0.0.1:{port}/ocpp", "--steady", str(steady_s), "--ramp", str(ramp)]
+            command += ["--trace-mib", str(trace_mib)]
             workers.append(subprocess.Popen(command, stdout=subprocess.PIPE))
         shards = []
         for worker in workers:
@@ -233,12 +239,17 @@ def main() -> None:
         default=1,
         help="runs per size; the row is the run with the median CPU per 1 000 msgs/s, with the runs' range",
     )
+    parser.add_argument(
+        "--trace-mib", type=float, default=0.0, help="the fleet's frame trace, as `ocpp-station fleet --trace-mib`"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # I/P: one shard of --processes, JSON on stdout
     parser.add_argument("--url", help=argparse.SUPPRESS)  # the worker's CSMS
     args = parser.parse_args()
     if args.worker:
         index, total = (int(x) for x in args.worker.split("/"))
-        result = asyncio.run(measure(args.sizes[0], args.url, args.steady, args.ramp, (index, total)))
+        result = asyncio.run(
+            measure(args.sizes[0], args.url, args.steady, args.ramp, (index, total), trace_mib=args.trace_mib)
+        )
         print(json.dumps(result))
         return
     # One socket per station on each side; the CSMS child inherits the limit. Root may raise the hard limit too.
@@ -258,9 +269,9 @@ def main() -> None:
         runs = []
         for _ in range(max(1, args.repeat)):
             if args.processes > 1:
-                runs.append(run_sharded(size, args.csms, args.steady, args.ramp, args.processes))
+                runs.append(run_sharded(size, args.csms, args.steady, args.ramp, args.processes, args.trace_mib))
             else:
-                runs.append(run_one(size, args.csms, args.steady, args.ramp))
+                runs.append(run_one(size, args.csms, args.steady, args.ramp, args.trace_mib))
         # Single runs on a shared machine spread by ±20 % (README): the median run, and the spread beside it.
         runs.sort(key=lambda run: float(run["cpu_per_1000_calls"]))
         r = runs[(len(runs) - 1) // 2]

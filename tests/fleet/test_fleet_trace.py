@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 from ocpp_station.clock import ManualClock
 from ocpp_station.fleet.trace import RECEIVED, SENT, FrameTrace, TracedStationLog
+from ocpp_station.protocol.rpc import dumps_bytes
 
 
 def test_the_ring_keeps_the_newest_frames_within_its_bound() -> None:
@@ -35,3 +38,18 @@ def test_a_station_log_merges_its_events_with_its_frames_and_selects_a_window() 
         'CP-7 → [2,"c","DiagnosticsStatusNotification",{"status":"Uploading"}]',
     ]
     assert [entry.text for entry in log.entries(start=1_000.9, stop=1_001.5)] == ["diagnostics upload: started"]
+
+
+def test_the_bound_is_on_memory_also_for_frames_written_by_orjson() -> None:
+    # orjson returns its frame in a 4 KiB buffer: kept as it is, 64 MiB of trace held 570 MiB.
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        trace = FrameTrace(max_bytes=1 << 20)
+        for n in range(20_000):
+            trace.record(float(n), "CP-1", SENT, dumps_bytes([2, f"{n:08d}", "Heartbeat", {}]))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert trace.size <= 1 << 20
+    assert held < 1.5 * (1 << 20)
