@@ -14,7 +14,7 @@ from ocpp_station.fleet.scenario import parse_scenario
 from ocpp_station.fleet.web import fleet_app, serve
 from ocpp_station.settings import parse_settings
 from tests.support.fleet_csms import FleetCsms
-from tests.support.fleets import until
+from tests.support.fleets import quiet_fleet, until
 
 COUNT = 40
 RAMP = 20.0  # stations/s: a restored share comes back spread over COUNT / RAMP = 2 s
@@ -106,3 +106,30 @@ async def test_every_station_is_reachable_by_its_id(running: tuple[Fleet, FleetC
         assert state["chargeBoxId"] == "CP-00031"
         async with http.get(f"{base}/api/stations/CP-99999/state") as response:
             assert response.status == 404
+
+
+async def test_with_a_frame_trace_a_station_lists_its_frames_as_a_single_station_does(csms: FleetCsms) -> None:
+    async with quiet_fleet(csms.url, 2, seed=5, trace_bytes=1 << 20) as fleet:
+        runner, port = await serve(fleet_app(fleet), "127.0.0.1", 0)
+        try:
+            change = {"key": "AuthorizationKey", "value": "0123456789abcdef0123456789abcdef"}
+            assert await csms.call("CP-002", "ChangeConfiguration", change) == {"status": "Accepted"}
+            async with aiohttp.ClientSession() as http:
+                status, body = await _json(http, "GET", f"http://127.0.0.1:{port}/api/stations/CP-002/frames")
+                _, boots = await _json(
+                    http, "GET", f"http://127.0.0.1:{port}/api/stations/CP-002/frames?action=BootNotification"
+                )
+        finally:
+            await runner.cleanup()
+    assert status == 200
+    frames = body["frames"]
+    assert [(f["direction"], f["type"], f["action"]) for f in frames[:2]] == [
+        ("sent", "call", "BootNotification"),
+        ("received", "result", "BootNotification"),
+    ]
+    assert frames[1]["responseTimeS"] is not None and frames[1]["payload"]["status"] == "Accepted"
+    # The CSMS's call and the station's answer, its AuthorizationKey masked as the single station's panel does.
+    change_frames = [f for f in frames if f["action"] == "ChangeConfiguration"]
+    assert [(f["direction"], f["type"]) for f in change_frames] == [("received", "call"), ("sent", "result")]
+    assert change_frames[0]["payload"]["value"] != change["value"]
+    assert [f["type"] for f in boots["frames"]] == ["call", "result"]

@@ -16,7 +16,9 @@ from collections import deque
 
 from ocpp_station.clock import Clock
 from ocpp_station.shell.diagnostics import TRACE, LogEntry, StationLog
+from ocpp_station.shell.frame_events import FrameEvent, FrameKind
 from ocpp_station.shell.logs import redact
+from ocpp_station.shell.web.telemetry import FrameRecord, StationWatch
 
 SENT = "→"
 RECEIVED = "←"
@@ -50,6 +52,16 @@ class FrameTrace:
         self._bytes += len(text) + _ENTRY_OVERHEAD
         while self._bytes > self.max_bytes and entries:
             self._bytes -= len(entries.popleft()[3]) + _ENTRY_OVERHEAD
+
+    def frames_of(self, charge_box_id: str) -> list[FrameRecord]:
+        """The station's frames still in the ring as the panel shows a single station's (`/frames`): types,
+        the action a response answers and its response time, by the panel's own watch replaying them."""
+        watch = StationWatch(charge_box_id)
+        for at, station, arrow, text in self._entries:
+            if station == charge_box_id:
+                kind: FrameKind = "sent" if arrow == SENT else "received"
+                watch(FrameEvent(charge_box_id, kind, redact(text), at, at))
+        return list(watch.frames)
 
     def entries_of(self, charge_box_id: str) -> list[LogEntry]:
         """The station's frames still in the ring, oldest first, as its own trace would have them."""

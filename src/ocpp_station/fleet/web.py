@@ -1,7 +1,8 @@
 """The fleet's HTTP side: the control API for every station plus fleet-wide routes, and `/metrics`.
 
 Every station is reachable at `/api/stations/{id}/...` (the same routes and contract as `ocpp-station run`,
-`shell/api.py`), through a `CoreControl` made on demand: no per-station server or object beyond the core.
+`shell/api.py`), through a `CoreControl` made on demand: no per-station server or object beyond the core. With a
+frame trace (`--trace-mib`), `/api/stations/{id}/frames` lists the station's frames from it.
 Fleet-wide: `GET /api/fleet/summary` (counts and counters; `GET /api/fleet` is the web panel's list of station
 states, served by `create_app` for any directory), `POST /api/fleet/network {"share": 0.1, "online": false}`
 (cut or restore the network of a share of the stations: a reconnect storm on demand).
@@ -42,7 +43,8 @@ class FleetDirectory:
 
 
 def fleet_app(fleet: Fleet) -> web.Application:
-    app = create_app(FleetDirectory(fleet))
+    trace = fleet.trace
+    app = create_app(FleetDirectory(fleet), frame_source=None if trace is None else trace.frames_of)
 
     async def summary(request: web.Request) -> web.Response:
         stats = fleet.stats

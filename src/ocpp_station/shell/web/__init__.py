@@ -6,11 +6,12 @@ Served by `ControlApi` (see `install`); assets are package data under `static/`,
 from __future__ import annotations
 
 from ocpp_station.shell.web.auth import TokenRequired, is_loopback, token_middleware
-from ocpp_station.shell.web.routes import install
+from ocpp_station.shell.web.routes import FrameSource, install
 from ocpp_station.shell.web.telemetry import FrameRecord, StationWatch, Telemetry
 
 __all__ = [
     "FrameRecord",
+    "FrameSource",
     "StationWatch",
     "Telemetry",
     "TokenRequired",

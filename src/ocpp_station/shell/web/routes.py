@@ -22,9 +22,11 @@ from ocpp_station.shell.control import ControlError, ControlledStation, StationD
 from ocpp_station.shell.web import feeds, fleet, station_view
 from ocpp_station.shell.web.auth import presented_token
 from ocpp_station.shell.web.metrics import registry_for
-from ocpp_station.shell.web.telemetry import Telemetry
+from ocpp_station.shell.web.telemetry import FrameRecord, Telemetry
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The frames of a station that has no live watch (a fleet station, from the fleet's trace), oldest first.
+FrameSource = Callable[[str], list[FrameRecord]]
 _STATIC = resources.files(__package__).joinpath("static")
 _CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".txt": "text/plain"}
 _CLOSING = web.AppKey("panel_closing", asyncio.Event)
@@ -36,9 +38,16 @@ def _json(document: Any) -> web.Response:
 
 
 class PanelRoutes:
-    def __init__(self, directory: StationDirectory, telemetry: Telemetry, fault_codes: list[str]) -> None:
+    def __init__(
+        self,
+        directory: StationDirectory,
+        telemetry: Telemetry,
+        fault_codes: list[str],
+        frame_source: FrameSource | None = None,
+    ) -> None:
         self._directory = directory
         self._telemetry = telemetry
+        self._frame_source = frame_source
         self._fault_codes = fault_codes
         self._registry = registry_for(directory, telemetry)
 
@@ -96,7 +105,12 @@ class PanelRoutes:
         station = self._station(request)
         action = request.query.get("action") or None
         watch = self._telemetry.get(station.charge_box_id)
-        records = list(watch.frames) if watch is not None else []
+        if watch is not None:
+            records = list(watch.frames)
+        elif self._frame_source is not None:
+            records = self._frame_source(station.charge_box_id)
+        else:
+            records = []
         if action is not None:
             records = [r for r in records if r.action == action]
         return _json({"frames": [r.to_json() for r in records[-FRAME_LIMIT:]]})
@@ -126,10 +140,15 @@ async def _stop_feeds(app: web.Application) -> None:
 
 
 def install(
-    app: web.Application, directory: StationDirectory, telemetry: Telemetry, fault_codes: list[str], station_prefix: str
+    app: web.Application,
+    directory: StationDirectory,
+    telemetry: Telemetry,
+    fault_codes: list[str],
+    station_prefix: str,
+    frame_source: FrameSource | None = None,
 ) -> None:
     """Add the panel's routes to the control API's application."""
-    routes = PanelRoutes(directory, telemetry, fault_codes)
+    routes = PanelRoutes(directory, telemetry, fault_codes, frame_source)
     app[_CLOSING] = asyncio.Event()
     app.on_shutdown.append(_stop_feeds)
     for suffix, handler in routes.station_routes():
