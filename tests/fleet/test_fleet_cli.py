@@ -100,3 +100,18 @@ async def test_the_report_agrees_with_what_the_csms_counted(
     table = stdout.decode()
     assert "fleet report: 40 stations (2 shard(s))" in table
     assert f"BootNotification{40:>22}" in table
+
+
+@pytest.mark.parametrize(("level", "logged"), [(None, False), ("info", True)])
+async def test_the_stations_log_at_info_only_when_asked(
+    csms: FleetCsms, fast_scenario: Path, level: str | None, logged: bool
+) -> None:
+    argv = ["-m", "ocpp_station", "fleet", "--csms", csms.url, "--count", "5", "--duration", "2", "--quiet"]
+    argv += ["--scenario", str(fast_scenario)] + (["--log-level", level] if level else [])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0
+    # Each station's boot is a security event, logged at info (security whitepaper §8).
+    assert ("CP-00001: security event StartupOfTheDevice" in stderr.decode()) is logged

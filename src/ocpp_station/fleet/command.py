@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import resource
 import signal
@@ -116,6 +117,12 @@ def add_fleet_parser(sub: Any) -> None:
         help="keep the last MIB MiB of frames of the process's stations, for their GetDiagnostics archives "
         "(default 0: no trace)",
     )
+    p.add_argument(
+        "--log-level",
+        choices=("error", "warning", "info", "debug"),
+        default="warning",
+        help="the console log (default warning: at info every station logs, e.g. a security event per boot)",
+    )
     p.add_argument("--keep-trying", action="store_true", help="keep going while the central system is unreachable")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -159,6 +166,8 @@ def _validate(args: argparse.Namespace) -> list[str]:
 
 
 def run_fleet(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+    # Ten thousand stations each log their boot at info: the console keeps the warnings unless asked.
+    logging.getLogger().setLevel(args.log_level.upper())
     try:
         ids = _validate(args)
         settings = load_settings(args.config)
@@ -303,6 +312,7 @@ def _run_processes(args: argparse.Namespace, out: IO[str]) -> int:
             if args.enrol_ca is not None:
                 argv += ["--enrol-ca", *(str(path) for path in args.enrol_ca)]
             argv += ["--store", args.store, "--store-path", str(args.store_path), "--trace-mib", str(args.trace_mib)]
+            argv += ["--log-level", args.log_level]
             children.append((subprocess.Popen(argv, stdout=subprocess.DEVNULL), report))
         try:
             codes = [child.wait() for child, _ in children]
