@@ -3,7 +3,8 @@
 A single station keeps its own trace for GetDiagnostics (`shell.diagnostics.StationLog`, 1 MiB). A fleet cannot
 give each of ten thousand stations a megabyte, so it keeps one ring for the process, bounded in bytes
 (`ocpp-station fleet --trace-mib`), and a station's GetDiagnostics archive takes that station's frames from
-it: the most recent ones, as far back as the ring reaches. Recording is one tuple appended per frame, with the
+it: the most recent ones, as far back as the ring reaches. So does the control API's
+`GET /api/stations/{id}/frames` (`frames_of`). Recording is one tuple appended per frame, with the
 frame as a compact string: a frame written by orjson sits in a 4 KiB buffer, which the ring would otherwise keep
 alive (measured: 64 MiB of trace held 570 MiB). Secrets are redacted when an archive is made. Off (None) unless
 asked for: the capacity figures are measured without it.
@@ -60,6 +61,7 @@ class FrameTrace:
         for at, station, arrow, text in self._entries:
             if station == charge_box_id:
                 kind: FrameKind = "sent" if arrow == SENT else "received"
+                # The ring keeps one clock: response times are read on the wall clock.
                 watch(FrameEvent(charge_box_id, kind, redact(text), at, at))
         return list(watch.frames)
 
