@@ -61,12 +61,12 @@ StationKeys = MemoryKeyStore | FileKeyStore
 def _key_pair(keys: StationKeys | None) -> tuple[str | None, ClientKey | None]:
     """The station's certificate chain (PEM) and its private key: the PEM of an in-memory key store, the files
     of a `FileKeyStore` (OpenSSL loads them where they are); Nones when it has no certificate."""
+    if keys is None:
+        return None, None
     if isinstance(keys, MemoryKeyStore):
         return keys.chain, keys.key
-    chain = None if keys is None else keys.certificate_chain()
-    if keys is None or chain is None:
-        return None, None
-    return chain, KeyFiles(keys.chain_path, keys.key_path)
+    chain = keys.certificate_chain()
+    return (None, None) if chain is None else (chain, KeyFiles(keys.chain_path, keys.key_path))
 
 
 def _splitmix(x: int) -> int:

@@ -42,9 +42,7 @@ class FileKeyStore:
 
     def save_pending_key(self, key_pem: bytes) -> None:
         self._ensure_directory()
-        staged = self.directory / (PENDING_KEY + ".new")
-        write_private_key(staged, load_private_key_pem(key_pem))
-        os.replace(staged, self.directory / PENDING_KEY)
+        self._write_key(PENDING_KEY, key_pem)
 
     def pending_key(self) -> bytes | None:
         try:
@@ -62,8 +60,8 @@ class FileKeyStore:
                 # The old previous key goes first and the new one comes last: a previous key file always has
                 # its own chain beside it.
                 (self.directory / PREVIOUS_KEY).unlink(missing_ok=True)
-                self._write(PREVIOUS_CHAIN, chain, None)
-                self._write(PREVIOUS_KEY, None, self.key_path.read_bytes())
+                self._write_chain(PREVIOUS_CHAIN, chain)
+                self._write_key(PREVIOUS_KEY, self.key_path.read_bytes())
         self.install(chain_pem, pending.read_bytes())
         pending.unlink()
 
@@ -86,13 +84,15 @@ class FileKeyStore:
         for name in (PREVIOUS_KEY, PREVIOUS_CHAIN):
             (self.directory / name).unlink(missing_ok=True)
 
-    def _write(self, name: str, text: str | None, key_pem: bytes | None) -> None:
-        """One file replaced atomically: a chain (text) or a private key (owner-only from its first byte)."""
+    # Each file is written beside its place and then renamed over it: a power cut leaves the old or the new one.
+    def _write_key(self, name: str, key_pem: bytes) -> None:
         staged = self.directory / (name + ".new")
-        if key_pem is not None:
-            write_private_key(staged, load_private_key_pem(key_pem))
-        else:
-            staged.write_text(text or "", encoding="ascii")
+        write_private_key(staged, load_private_key_pem(key_pem))  # owner-only from its first byte (A02.FR.05)
+        os.replace(staged, self.directory / name)
+
+    def _write_chain(self, name: str, chain_pem: str) -> None:
+        staged = self.directory / (name + ".new")
+        staged.write_text(chain_pem, encoding="ascii")
         os.replace(staged, self.directory / name)
 
     def install(self, chain_pem: str, key_pem: bytes) -> None:
@@ -100,8 +100,8 @@ class FileKeyStore:
         self._ensure_directory()
         # Key first: a chain always finds its key; a cut between the two leaves the old chain, which then
         # fails to load against the new key and the station reports it rather than using a mismatched pair.
-        self._write(KEY, None, key_pem)
-        self._write(CHAIN, chain_pem, None)
+        self._write_key(KEY, key_pem)
+        self._write_chain(CHAIN, chain_pem)
 
     def certificate_chain(self) -> str | None:
         try:
