@@ -31,6 +31,7 @@ from ocpp_station.tools.harness.csms import (
     ScriptedCsms,
     TimingRecord,
 )
+from ocpp_station.tools.harness.faultproxy import FaultProxy
 from ocpp_station.tools.harness.report import (
     CaseResult,
     percentile,
@@ -720,3 +721,37 @@ async def test_a_new_connection_replaces_the_old_one() -> None:
             await asyncio.wait_for(first.ws.wait_closed(), 2)
             await second.call("Heartbeat", {})
             assert (await csms.expect("Heartbeat")).connection == 2
+
+
+async def test_the_proxy_routes_tls_and_plain_connections_by_their_first_byte() -> None:
+    """The harness's one port for ws:// and wss:// (TC_083 from profile 1): a connection opening with a TLS
+    record (content type 22) reaches the TLS server, any other the plain one; both ways carry the bytes."""
+    seen: dict[str, list[bytes]] = {"plain": [], "tls": []}
+
+    def server(name: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            data = await reader.read(100)
+            seen[name].append(data)
+            writer.write(name.encode())
+            await writer.drain()
+            writer.close()
+
+        return serve
+
+    plain = await asyncio.start_server(server("plain"), "127.0.0.1", 0)
+    tls = await asyncio.start_server(server("tls"), "127.0.0.1", 0)
+    proxy = FaultProxy("127.0.0.1", plain.sockets[0].getsockname()[1], tls_target_port=tls.sockets[0].getsockname()[1])
+    await proxy.start()
+    try:
+        answers = []
+        for opening in (b"\x16\x03\x01\x00\x05hello", b"GET /ocpp/CP HTTP/1.1\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(opening)
+            answers.append(await reader.read(100))
+            writer.close()
+        assert answers == [b"tls", b"plain"]
+        assert seen == {"tls": [b"\x16\x03\x01\x00\x05hello"], "plain": [b"GET /ocpp/CP HTTP/1.1\r\n"]}
+    finally:
+        await proxy.stop()
+        plain.close()
+        tls.close()

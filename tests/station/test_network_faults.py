@@ -26,6 +26,8 @@ async def _start_transaction(b: Bench) -> None:
     b.runtime.plug(1)
     b.runtime.present_id_tag(b.csms.settings.valid_id_tag, 1)
     await b.until(lambda: b.calls("StartTransaction"), what="StartTransaction")
+    # Its confirmation too: a link cut before it arrives would leave StartTransaction in the queue to retry.
+    await b.until(lambda: b.runtime.core.store.queue_length() == 0, what="StartTransaction.conf")
 
 
 @pytest.mark.parametrize("fault", ["stall", "cut", "reset"])

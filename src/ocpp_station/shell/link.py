@@ -212,7 +212,13 @@ class Link:
                     self.st.take_reconnect_request()  # this connection already uses what was asked for
                     log.info("%s: connected to %s (security profile %d)", self.st.charge_box_id, self.url, profile)
                     self.st.security.on_connection_established(peer_roots(self.st, ws.transport))
-                    await self._session(ws)
+                    try:
+                        await self._session(ws)
+                    except Reconnect:
+                        # A closure the core asked for is a normal one (RFC 6455 §7.4.1: 1000), not the internal
+                        # error (1011) websockets' context manager reports for any exception leaving it.
+                        await ws.close()
+                        raise
             except asyncio.CancelledError:
                 raise
             except Reconnect as request:

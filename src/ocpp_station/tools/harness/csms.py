@@ -57,6 +57,7 @@ from ocpp_station.protocol.schemas import (
     validate_response,
 )
 from ocpp_station.shell.link import station_url
+from ocpp_station.tools.harness.faultproxy import FaultProxy
 from ocpp_station.tools.harness.settings import HarnessSettings
 
 SUBPROTOCOL = "ocpp1.6"
@@ -214,10 +215,16 @@ class HandshakeRecord:
     cipher: str | None
 
 
+def _port(server: Server) -> int:
+    return int(server.sockets[0].getsockname()[1])
+
+
 class ScriptedCsms:
     """One Central System for one station under test; start() before use, stop() after.
 
-    `ssl_context`: serve wss:// with it (security profiles 2 and 3: server-only or mutual TLS)."""
+    `ssl_context`: serve wss:// with it (security profiles 2 and 3: server-only or mutual TLS). With `plain_too`
+    as well, one port serves both ws:// and wss:// (a `FaultProxy` routing by the first bytes to a plain and a TLS
+    server): the station of TC_083 keeps its URL when it moves up from security profile 1 to 2."""
 
     def __init__(
         self,
@@ -225,9 +232,11 @@ class ScriptedCsms:
         *,
         charge_box_id: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        plain_too: bool = False,
     ) -> None:
         self.settings = settings
         self.ssl_context = ssl_context
+        self.plain_too = plain_too and ssl_context is not None
         self.handshakes: list[HandshakeRecord] = []
         self.charge_box_id = settings.charge_box_id if charge_box_id is None else charge_box_id
         self.frames: list[FrameRecord] = []
@@ -237,6 +246,8 @@ class ScriptedCsms:
         self.connection_count = 0
         self.started_at = time.monotonic()
         self._server: Server | None = None
+        self._plain_server: Server | None = None  # with plain_too: the ws:// side
+        self._front: FaultProxy | None = None  # with plain_too: the one port the station dials
         self._connection: ServerConnection | None = None
         self._connection_no = 0
         self._inbox: deque[StationCall] = deque()
@@ -257,25 +268,38 @@ class ScriptedCsms:
         if self._server is not None:
             raise RuntimeError("ScriptedCsms already started")
         self.started_at = time.monotonic()
-        self._server = await serve(
+        self._server = await self._serve(self.ssl_context)
+        if self.plain_too:
+            self._plain_server = await self._serve(None)
+            self._front = FaultProxy("127.0.0.1", _port(self._plain_server), tls_target_port=_port(self._server))
+            await self._front.start()
+        self._event("listening on " + self.url + (" (wss:// too)" if self.plain_too else ""))
+
+    async def _serve(self, ssl_context: ssl.SSLContext | None) -> Server:
+        return await serve(
             self._handle,
             "127.0.0.1",
             0,
             subprotocols=[Subprotocol(SUBPROTOCOL)],
             process_request=self._process_request,
-            ssl=self.ssl_context,
+            ssl=ssl_context,
             # OCTT does not ping; leaving pings to the station keeps the frame log to OCPP traffic.
             ping_interval=None,
             compression=None,
         )
-        self._event("listening on " + self.url)
 
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        await server.wait_closed()
+        front, self._front = self._front, None
+        if front is not None:
+            await front.stop()
+        for each in (server, self._plain_server):
+            if each is not None:
+                each.close()
+                await each.wait_closed()
+        self._plain_server = None
         for task in list(self._background):
             task.cancel()
         self._event("stopped")
@@ -291,12 +315,14 @@ class ScriptedCsms:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("ScriptedCsms not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._front.port if self._front is not None else _port(self._server)
 
     @property
     def url(self) -> str:
-        """The Central System endpoint; the station appends `/{chargeBoxId}` (OCPP-J 1.6 §3.1.1)."""
-        return f"{'wss' if self.ssl_context is not None else 'ws'}://127.0.0.1:{self.port}"
+        """The Central System endpoint; the station appends `/{chargeBoxId}` (OCPP-J 1.6 §3.1.1). Serving both
+        schemes it is a ws:// URL: a station in profile 2 or 3 dials wss:// on the same port (`link.with_scheme`)."""
+        tls = self.ssl_context is not None and not self.plain_too
+        return f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}"
 
     @property
     def station_url(self) -> str:

@@ -11,7 +11,10 @@ breaks the link the ways real networks do.
     proxy.refuse(True)                  # new connections are reset as soon as they are accepted
 
 The proxy forwards bytes, not frames: it knows nothing of WebSocket or OCPP, exactly like a NAT box or a
-mobile network. `seed` makes the jitter and the fragmentation (chunks split at random points when
+mobile network. With `tls_target_port` it also routes by protocol, as a multiplexer like sslh does: a connection
+whose first bytes are a TLS record goes there, any other (an HTTP upgrade request) to `target_port`, so that one
+URL serves ws:// and wss:// (the station of OCTT TC_083 keeps its Central System URL when it moves from
+security profile 1 to 2). `seed` makes the jitter and the fragmentation (chunks split at random points when
 `fragment=True`) reproducible. `accepted_at` records when each connection attempt arrived (back-off checks).
 """
 
@@ -26,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 
 _CHUNK = 65536
+# RFC 8446 §5.1 (and RFC 5246 §6.2.1): a TLS connection opens with a record of content type 22, handshake.
+TLS_HANDSHAKE_RECORD = 0x16
 
 
 @dataclass(slots=True)
@@ -49,9 +54,18 @@ def _abort(writer: asyncio.StreamWriter) -> None:
 
 
 class FaultProxy:
-    def __init__(self, target_host: str, target_port: int, *, seed: int = 0, fragment: bool = False) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        *,
+        seed: int = 0,
+        fragment: bool = False,
+        tls_target_port: int | None = None,
+    ) -> None:
         self.target_host = target_host
         self.target_port = target_port
+        self.tls_target_port = tls_target_port
         self.fragment = fragment
         self._random = random.Random(seed)
         self._server: asyncio.Server | None = None
@@ -152,11 +166,20 @@ class FaultProxy:
         if self._refusing:
             _abort(writer)
             return
+        port, first = self.target_port, b""
         try:
-            up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
+            if self.tls_target_port is not None:
+                first = await reader.read(_CHUNK)
+                if not first:
+                    writer.close()
+                    return
+                if first[0] == TLS_HANDSHAKE_RECORD:
+                    port = self.tls_target_port
+            up_reader, up_writer = await asyncio.open_connection(self.target_host, port)
         except OSError:
             _abort(writer)
             return
+        up_writer.write(first)
         self._count += 1
         pipe = _Pipe(self._count, writer, up_writer)
         self._pipes[pipe.number] = pipe

@@ -24,7 +24,9 @@ class Tls(StrEnum):
     NONE = "none"  # ws:// (security profiles 0 and 1)
     SERVER = "server"  # wss://, server certificate only (profile 2)
     MUTUAL = "mutual"  # wss://, a client certificate required (profile 3)
-    EITHER = "either"  # wss://, a client certificate asked for but optional (an upgrade from 2 to 3, TC_083)
+    # ws:// and wss:// on one port, a client certificate asked for but optional: TC_083 upgrades from 1 to 2 or
+    # from 2 to 3 against it.
+    EITHER = "either"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from ocpp_station.tools.harness.case import CaseContext, NotApplicable, TestCase
 from ocpp_station.tools.harness.cases import REGISTRY
 from ocpp_station.tools.harness.control_client import ControlClient
 from ocpp_station.tools.harness.csms import CaseFailure, ScriptedCsms
-from ocpp_station.tools.harness.pki import AUTHORIZATION_KEY, CPO_NAME, HarnessPki, SecuritySetup
+from ocpp_station.tools.harness.pki import AUTHORIZATION_KEY, CPO_NAME, HarnessPki, SecuritySetup, Tls
 from ocpp_station.tools.harness.report import (
     CaseResult,
     Outcome,
@@ -149,7 +149,8 @@ async def run_case(
     with tempfile.TemporaryDirectory(prefix=f"octt-{case.tool_id}-pki-", dir=data_root) as pki_dir:
         pki = HarnessPki.create(Path(pki_dir)) if case.security is not None else None
         tls = None if pki is None or case.security is None else pki.server_context(case.security.tls)
-        csms = ScriptedCsms(settings, ssl_context=tls)
+        both = case.security is not None and case.security.tls is Tls.EITHER
+        csms = ScriptedCsms(settings, ssl_context=tls, plain_too=both)
         await csms.start()
         try:
             outcome, reason = await _run_on_bench(case, settings, station_factory, data_root, csms, pki, notes)

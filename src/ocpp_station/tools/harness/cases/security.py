@@ -271,17 +271,31 @@ async def tc_081(ctx: CaseContext) -> None:
 
 
 async def tc_083(ctx: CaseContext) -> None:
-    """TC_083_CS Upgrade security profile (from profile 2 to 3)."""
+    """TC_083_CS Upgrade security profile, from 1 or 2 (the prerequisite allows either) one level up."""
     csms = ctx.csms
-    before = csms.connection_count
-    check(csms.handshakes[-1].client_certificate is None, "before: profile 2 sent a client certificate")
-    reply = await csms.call_result("ChangeConfiguration", {"key": "SecurityProfile", "value": "3"})
+    before = csms.handshakes[-1]
+    # The profile the station runs with, as the wire shows it: Basic over ws:// is 1, TLS without a client
+    # certificate is 2.
+    profile = 1 if before.tls_version is None else 2
+    check(before.client_certificate is None, "before: the station already sends a client certificate (profile 3)")
+    if profile == 1:
+        _check_basic(ctx, before, AUTHORIZATION_KEY, "before")
+    count = csms.connection_count
+    # Step 1: "value is <One level higher than the configured security profile>".
+    reply = await csms.call_result("ChangeConfiguration", {"key": "SecurityProfile", "value": str(profile + 1)})
     check(reply["status"] in ("Accepted", "RebootRequired"), f"step 2: status is {reply['status']}")
     if reply["status"] == "RebootRequired":
         await _reset_and_boot(ctx)  # steps 3-8
     else:
-        await csms.wait_connected(after=before)  # the station reconnects itself
-    _client_certificate(csms.handshakes[-1], "after the upgrade")  # it now runs security profile 3
+        await csms.wait_connected(after=count)  # the station reconnects itself
+    after = csms.handshakes[-1]
+    _check_tls(after, "after the upgrade")
+    if profile == 1:
+        # Profile 2: TLS with the server certificate, the station still authenticated by Basic.
+        check(after.client_certificate is None, "after the upgrade: profile 2 sent a client certificate")
+        _check_basic(ctx, after, AUTHORIZATION_KEY, "after the upgrade")
+    else:
+        _client_certificate(after, "after the upgrade")  # profile 3
 
 
 async def tc_084(ctx: CaseContext) -> None:
