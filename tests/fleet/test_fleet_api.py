@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -133,3 +134,49 @@ async def test_with_a_frame_trace_a_station_lists_its_frames_as_a_single_station
     assert [(f["direction"], f["type"]) for f in change_frames] == [("received", "call"), ("sent", "result")]
     assert change_frames[0]["payload"]["value"] != change["value"]
     assert [f["type"] for f in boots["frames"]] == ["call", "result"]
+
+
+async def _next_event(stream: aiohttp.StreamReader) -> tuple[str, Any]:
+    """One server-sent event: (its name, its JSON data)."""
+    name, data = "", ""
+    while line := (await stream.readline()).decode().rstrip("\n"):
+        field, _, value = line.partition(": ")
+        if field == "event":
+            name = value
+        elif field == "data":
+            data = value
+    return name, json.loads(data) if data else None
+
+
+async def test_a_station_page_follows_a_fleet_stations_frames_live(csms: FleetCsms) -> None:
+    """No frame trace: the live feed alone. A watch exists while the feed is open, for that station only."""
+    async with quiet_fleet(csms.url, 2, seed=5) as fleet:
+        runner, port = await serve(fleet_app(fleet), "127.0.0.1", 0)
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{port}/api/stations/CP-002/events") as feed,
+            ):
+                assert (await feed.content.readline()).startswith(b"retry:")
+                await feed.content.readline()
+                assert (await _next_event(feed.content))[0] == "state"  # subscribed by now
+                assert set(fleet.live.watches) == {"CP-002"}
+                change = {"key": "AuthorizationKey", "value": "0123456789abcdef0123456789abcdef"}
+                # Another station's frames: not in this feed.
+                await csms.call("CP-001", "GetConfiguration", {"key": ["HeartbeatInterval"]})
+                await csms.call("CP-002", "ChangeConfiguration", change)
+                frames: list[dict[str, Any]] = []
+                async with asyncio.timeout(10):
+                    while len(frames) < 2:
+                        name, data = await _next_event(feed.content)
+                        if name == "frame":
+                            frames.append(data)
+            await until(lambda: not fleet.live.watches)  # the feed closed: the watch is gone
+        finally:
+            await runner.cleanup()
+    assert [(f["direction"], f["type"], f["action"]) for f in frames] == [
+        ("received", "call", "ChangeConfiguration"),
+        ("sent", "result", "ChangeConfiguration"),
+    ]
+    assert frames[0]["payload"]["value"] != change["value"]  # the AuthorizationKey masked, as on any panel
+    assert frames[1]["payload"] == {"status": "Accepted"}

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ocpp_station.fleet.endpoints import Endpoint
 from ocpp_station.fleet.file_jobs import FleetFileJobs
+from ocpp_station.fleet.live import LiveWatches
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
 from ocpp_station.fleet.trace import FrameTrace
@@ -54,6 +55,7 @@ class FleetContext(Protocol):
     timers: SharedTimers
     file_jobs: FleetFileJobs
     trace: FrameTrace | None
+    live: LiveWatches
     running: bool
 
     @property

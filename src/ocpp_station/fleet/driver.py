@@ -37,6 +37,7 @@ from ocpp_station.protocol.rpc import (
     parse_frame,
 )
 from ocpp_station.security.tls import TlsSetupError
+from ocpp_station.shell.frame_events import FrameKind
 from ocpp_station.shell.link import basic_authorization, peer_roots, report_failed_attempt
 from ocpp_station.station.contract import Registration
 from ocpp_station.station.hub import Station
@@ -378,16 +379,25 @@ class StationDriver:
     def _send(self, conn: _Connection, text: str) -> None:
         codec = conn.codec
         if codec is not None:
-            trace = self.fleet.trace
-            if trace is not None:
-                trace.record(self.core.clock.now(), self.core.charge_box_id, SENT, text)
+            fleet = self.fleet
+            if fleet.trace is not None or fleet.live.watches:
+                self._observe("sent", text)
             codec.send_text(text.encode())
 
+    def _observe(self, kind: FrameKind, frame: str | bytes) -> None:
+        """A frame for the fleet's trace and for a live feed of this station, if either is there."""
+        fleet = self.fleet
+        if fleet.trace is not None:
+            arrow = SENT if kind == "sent" else RECEIVED
+            fleet.trace.record(self.core.clock.now(), self.core.charge_box_id, arrow, frame)
+        if fleet.live.watches:
+            fleet.live.observe(self.core.charge_box_id, kind, frame)
+
     def _on_text(self, conn: _Connection, data: str | bytes) -> None:
-        stats = self.fleet.stats
-        trace = self.fleet.trace
-        if trace is not None:
-            trace.record(self.core.clock.now(), self.core.charge_box_id, RECEIVED, data)
+        fleet = self.fleet
+        stats = fleet.stats
+        if fleet.trace is not None or fleet.live.watches:
+            self._observe("received", data)
         try:
             message = parse_frame(data)
         except IgnoredFrame:
@@ -514,9 +524,9 @@ class StationDriver:
         if codec is not None:
             # The frame itself, without a `Call` object per message (OCPP-J 1.6 §4.2.1).
             frame = dumps_bytes([MessageType.CALL, call.unique_id, action, call.payload])
-            trace = self.fleet.trace
-            if trace is not None:
-                trace.record(self.core.clock.now(), self.core.charge_box_id, SENT, frame)
+            fleet = self.fleet
+            if fleet.trace is not None or fleet.live.watches:
+                self._observe("sent", frame)
             codec.send_text(frame)
 
     def on_timer(self, now: float, deadline: float) -> None:

@@ -32,6 +32,7 @@ from ocpp_station.fleet.endpoints import (
     shrink_tls_read_buffer,
 )
 from ocpp_station.fleet.file_jobs import FleetFileJobs, station_dir_name
+from ocpp_station.fleet.live import LiveWatches
 from ocpp_station.fleet.scenario import Scenario, ScenarioRunner
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.fleet.timers import SharedTimers
@@ -172,6 +173,7 @@ class Fleet:
         self.timers = SharedTimers(self.loop, self.stats.late_histogram("timer").observe)
         self.scenario = ScenarioRunner(options.scenario, settings.hardware, self.rand, self.stats)
         self.trace = FrameTrace(options.trace_bytes) if options.trace_bytes > 0 else None
+        self.live = LiveWatches(self.trace)
         self.file_jobs = FleetFileJobs(
             trace=self.trace,
             root=options.files_dir,

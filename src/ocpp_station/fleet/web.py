@@ -2,7 +2,8 @@
 
 Every station is reachable at `/api/stations/{id}/...` (the same routes and contract as `ocpp-station run`,
 `shell/api.py`), through a `CoreControl` made on demand: no per-station server or object beyond the core. With a
-frame trace (`--trace-mib`), `/api/stations/{id}/frames` lists the station's frames from it.
+frame trace (`--trace-mib`), `/api/stations/{id}/frames` lists the station's frames from it; the live feed
+`/api/stations/{id}/events` carries its frames as they pass (`fleet/live.py`).
 Fleet-wide: `GET /api/fleet/summary` (counts and counters; `GET /api/fleet` is the web panel's list of station
 states, served by `create_app` for any directory), `POST /api/fleet/network {"share": 0.1, "online": false}`
 (cut or restore the network of a share of the stations: a reconnect storm on demand).
@@ -43,8 +44,7 @@ class FleetDirectory:
 
 
 def fleet_app(fleet: Fleet) -> web.Application:
-    trace = fleet.trace
-    app = create_app(FleetDirectory(fleet), frame_source=None if trace is None else trace.frames_of)
+    app = create_app(FleetDirectory(fleet), frame_source=fleet.live)
 
     async def summary(request: web.Request) -> web.Response:
         stats = fleet.stats

@@ -479,7 +479,7 @@ def create_app(
     frame_source: FrameSource | None = None,
 ) -> web.Application:
     """The aiohttp application of the control API (for embedding; `ControlApi` runs it standalone).
-    `frame_source`: the frames of a station `telemetry` does not watch (a fleet's, from its trace)."""
+    `frame_source`: the frames of a station `telemetry` does not watch, kept and live (a fleet's)."""
     # With a token, it is checked before anything else runs, pages and live feeds included.
     middlewares = ([token_middleware(token)] if token else []) + [_json_errors]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)

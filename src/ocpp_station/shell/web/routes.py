@@ -8,11 +8,13 @@ Pages: `/` (the station page, or the fleet page when serving several stations), 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
@@ -22,11 +24,23 @@ from ocpp_station.shell.control import ControlError, ControlledStation, StationD
 from ocpp_station.shell.web import feeds, fleet, station_view
 from ocpp_station.shell.web.auth import presented_token
 from ocpp_station.shell.web.metrics import registry_for
-from ocpp_station.shell.web.telemetry import FrameRecord, Telemetry
+from ocpp_station.shell.web.telemetry import FrameRecord, StationWatch, Telemetry
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# The frames of a station that has no live watch (a fleet station, from the fleet's trace), oldest first.
-FrameSource = Callable[[str], list[FrameRecord]]
+
+
+class FrameSource(Protocol):
+    """The frames of stations no `Telemetry` watches all the time (a fleet's: `fleet/live.py`)."""
+
+    def frames_of(self, charge_box_id: str) -> list[FrameRecord]:
+        """The station's frames kept so far, oldest first (a fleet's trace)."""
+        ...
+
+    def watching(self, charge_box_id: str) -> AbstractContextManager[StationWatch]:
+        """A watch of the station's frames from now on, while a live feed is open."""
+        ...
+
+
 _STATIC = resources.files(__package__).joinpath("static")
 _CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".txt": "text/plain"}
 _CLOSING = web.AppKey("panel_closing", asyncio.Event)
@@ -108,7 +122,7 @@ class PanelRoutes:
         if watch is not None:
             records = list(watch.frames)
         elif self._frame_source is not None:
-            records = self._frame_source(station.charge_box_id)
+            records = self._frame_source.frames_of(station.charge_box_id)
         else:
             records = []
         if action is not None:
@@ -118,7 +132,12 @@ class PanelRoutes:
     async def events(self, request: web.Request) -> web.StreamResponse:
         station = self._station(request)
         watch = self._telemetry.get(station.charge_box_id)
-        return await feeds.station_stream(request, watch, lambda: station_view.snapshot(station), request.app[_CLOSING])
+        with contextlib.ExitStack() as stack:
+            if watch is None and self._frame_source is not None:
+                watch = stack.enter_context(self._frame_source.watching(station.charge_box_id))
+            return await feeds.station_stream(
+                request, watch, lambda: station_view.snapshot(station), request.app[_CLOSING]
+            )
 
     async def fleet(self, request: web.Request) -> web.StreamResponse:
         return _json(fleet.summary(self._directory, self._telemetry))
