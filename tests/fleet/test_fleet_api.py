@@ -12,8 +12,10 @@ import pytest
 
 from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
 from ocpp_station.fleet.scenario import parse_scenario
-from ocpp_station.fleet.web import fleet_app, serve
+from ocpp_station.fleet.web import FleetDirectory, FleetPanelView, fleet_app, serve
 from ocpp_station.settings import parse_settings
+from ocpp_station.shell.web.fleet import summary as fleet_summary
+from ocpp_station.shell.web.telemetry import Telemetry
 from tests.support.fleet_csms import FleetCsms
 from tests.support.fleets import quiet_fleet, until
 
@@ -107,6 +109,24 @@ async def test_every_station_is_reachable_by_its_id(running: tuple[Fleet, FleetC
         assert state["chargeBoxId"] == "CP-00031"
         async with http.get(f"{base}/api/stations/CP-99999/state") as response:
             assert response.status == 404
+
+
+async def test_the_fleet_page_reads_the_fleets_own_counters_and_lists_the_first_matching_stations(
+    running: tuple[Fleet, FleetCsms, str],
+) -> None:
+    fleet, _, base = running
+    async with aiohttp.ClientSession() as http:
+        status, page = await _json(http, "GET", f"{base}/api/fleet?q=cp-0001")
+    assert status == 200
+    assert page["total"] == COUNT and page["counts"] == {"registered": COUNT}
+    assert page["connectorStatuses"] == {"Available": COUNT}
+    assert page["matching"] == 10  # CP-00010 … CP-00019
+    assert [row["chargeBoxId"] for row in page["stations"]] == [f"CP-{n:05d}" for n in range(10, 20)]
+    # The traffic is the fleet's own, as its report counts it (a fleet station has no per-station watch).
+    assert page["responseTimeMs"]["p50"] is not None and page["callErrors"] == 0 and page["timeouts"] == 0
+    # Rows are capped, counts are not.
+    capped = fleet_summary(FleetDirectory(fleet), Telemetry(), FleetPanelView(fleet), limit=5)
+    assert (len(capped["stations"]), capped["matching"], capped["total"]) == (5, COUNT, COUNT)
 
 
 async def test_with_a_frame_trace_a_station_lists_its_frames_as_a_single_station_does(csms: FleetCsms) -> None:

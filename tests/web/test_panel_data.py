@@ -58,6 +58,14 @@ async def test_fleet_summary_counts_the_station(panel: Panel) -> None:
     assert fleet["connectorStatuses"] == {"Available": 2}
     assert fleet["responseTimeMs"]["p50"] is not None
     assert fleet["responseTimeMs"]["p50"] <= fleet["responseTimeMs"]["p99"]
+    assert (fleet["total"], fleet["matching"]) == (1, 1)
+
+
+async def test_fleet_summary_lists_the_stations_that_match_and_counts_them_all(panel: Panel) -> None:
+    for query, matching in (("panel-cp", 1), ("REGISTERED", 1), ("nothing", 0)):
+        _, fleet = await get(panel, "/api/fleet?q=" + query)
+        assert (fleet["total"], fleet["matching"], len(fleet["stations"])) == (1, matching, matching), query
+        assert fleet["counts"] == {"registered": 1}, "the counts cover every station, whatever the search"
 
 
 async def test_static_assets_are_served_and_confined(panel: Panel) -> None:

@@ -4,13 +4,16 @@ Every station is reachable at `/api/stations/{id}/...` (the same routes and cont
 `shell/api.py`), through a `CoreControl` made on demand: no per-station server or object beyond the core. With a
 frame trace (`--trace-mib`), `/api/stations/{id}/frames` lists the station's frames from it; the live feed
 `/api/stations/{id}/events` carries its frames as they pass (`fleet/live.py`).
-Fleet-wide: `GET /api/fleet/summary` (counts and counters; `GET /api/fleet` is the web panel's list of station
-states, served by `create_app` for any directory), `POST /api/fleet/network {"share": 0.1, "online": false}`
-(cut or restore the network of a share of the stations: a reconnect storm on demand).
+Fleet-wide: `GET /api/fleet/summary` (counts and counters), `POST /api/fleet/network {"share": 0.1, "online":
+false}` (cut or restore the network of a share of the stations: a reconnect storm on demand). The web panel's
+fleet page (`GET /api/fleet`, served by `create_app` for any directory) reads the fleet through `FleetPanelView`.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -18,9 +21,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ocpp_station.fleet.engine import Fleet
 from ocpp_station.fleet.metrics import fleet_registry
+from ocpp_station.fleet.stats import LogHistogram
 from ocpp_station.shell.api import create_app
 from ocpp_station.shell.control import ControlledStation
 from ocpp_station.shell.station_control import CoreControl
+from ocpp_station.shell.web.fleet import PERCENTILES, StationLine
+from ocpp_station.shell.web.telemetry import RATE_WINDOW_S
+from ocpp_station.station.connector import derive_status
+from ocpp_station.station.contract import Registration
 
 
 class FleetDirectory:
@@ -43,8 +51,54 @@ class FleetDirectory:
         return None if first is None else self.get(first)
 
 
+class FleetPanelView:
+    """The panel's fleet page for a fleet process (`shell/web/fleet.py`): each station's state from its driver's
+    attributes (no state document per station per second) and the traffic from the fleet's own counters, as the
+    progress line and the report count it: calls in both directions per second, CSMS response times since the
+    start of the run, CallErrors received, response timeouts."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self._fleet = fleet
+        self._samples: deque[tuple[float, int]] = deque()  # (monotonic, fleet.messages()), one a second at most
+
+    def lines(self) -> Iterator[StationLine]:
+        for driver in self._fleet.drivers:
+            core = driver.core
+            if not driver.connected:
+                state = "disconnected"
+            else:
+                state = "registered" if core.registration == Registration.ACCEPTED else "connected"
+            inoperative, fault = core.station_inoperative, core.station_fault
+            statuses = tuple(str(derive_status(c, inoperative, fault)) for c in core.connectors)
+            yield StationLine(driver.charge_box_id, state, statuses)
+
+    def traffic(self) -> dict[str, Any]:
+        stats = self._fleet.stats
+        responses = LogHistogram()
+        for histogram in stats.response_time.values():
+            responses.merge(histogram)
+        return {
+            "msgsPerS": self._rate(),
+            "responseTimeMs": {
+                f"p{p}": None if (v := responses.quantile(p / 100)) is None else round(v * 1000, 2) for p in PERCENTILES
+            },
+            "callErrors": sum(stats.call_errors.values()),
+            "timeouts": stats.errors["timeout"],
+        }
+
+    def _rate(self) -> float:
+        now, count = time.monotonic(), self._fleet.messages()
+        samples = self._samples
+        if not samples or now - samples[-1][0] >= 1.0:
+            samples.append((now, count))
+        while len(samples) > 1 and now - samples[0][0] > RATE_WINDOW_S:
+            samples.popleft()
+        first_at, first = samples[0]
+        return (count - first) / (now - first_at) if now > first_at else 0.0
+
+
 def fleet_app(fleet: Fleet) -> web.Application:
-    app = create_app(FleetDirectory(fleet), frame_source=fleet.live)
+    app = create_app(FleetDirectory(fleet), frame_source=fleet.live, fleet_view=FleetPanelView(fleet))
 
     async def summary(request: web.Request) -> web.Response:
         stats = fleet.stats

@@ -6,12 +6,15 @@ Served by `ControlApi` (see `install`); assets are package data under `static/`,
 from __future__ import annotations
 
 from ocpp_station.shell.web.auth import TokenRequired, is_loopback, token_middleware
+from ocpp_station.shell.web.fleet import FleetView, StationLine
 from ocpp_station.shell.web.routes import FrameSource, install
 from ocpp_station.shell.web.telemetry import FrameRecord, StationWatch, Telemetry
 
 __all__ = [
+    "FleetView",
     "FrameRecord",
     "FrameSource",
+    "StationLine",
     "StationWatch",
     "Telemetry",
     "TokenRequired",

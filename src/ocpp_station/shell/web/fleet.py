@@ -1,17 +1,47 @@
-"""The fleet summary: counts by state, msgs/s, CSMS response-time percentiles, errors, one row per station."""
+"""The fleet summary: counts by state, msgs/s, CSMS response-time percentiles, errors, and rows for the stations.
+
+The page reads it every second. The counts cover every station; the rows are the first ROW_LIMIT stations that
+match the page's search (`q`: part of a chargeBoxId or a state), so that a fleet of ten thousand stations is
+neither ten thousand full states a second for the server nor ten thousand table rows for the browser. What the
+summary reads of every station, and the traffic figures, come from a `FleetView`: `TelemetryView` reads them from
+the stations and their watches (a control API serving a few stations); a fleet process supplies its own, from its
+drivers and counters (`fleet/web.py`).
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ocpp_station.shell.control import StationDirectory
 from ocpp_station.shell.web import station_view
 from ocpp_station.shell.web.telemetry import Telemetry
 
 PERCENTILES = (50, 90, 99)
+ROW_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StationLine:
+    """What the counts and the search read of each station."""
+
+    charge_box_id: str
+    state: str  # registered / connected / disconnected / restarting
+    connector_statuses: tuple[str, ...]  # of connectors 1..n
+
+
+class FleetView(Protocol):
+    def lines(self) -> Iterable[StationLine]:
+        """Every station, in the directory's order."""
+        ...
+
+    def traffic(self) -> dict[str, Any]:
+        """{"msgsPerS", "responseTimeMs": {"p50", "p90", "p99"}, "callErrors", "timeouts"} of all the stations."""
+        ...
 
 
 def percentile(sorted_values: list[float], p: int) -> float | None:
@@ -21,7 +51,7 @@ def percentile(sorted_values: list[float], p: int) -> float | None:
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
 
 
-def _station_state(snapshot: dict[str, Any]) -> str:
+def station_state(snapshot: dict[str, Any]) -> str:
     if not snapshot.get("running", True):
         return "restarting"
     if not snapshot.get("connected"):
@@ -29,25 +59,79 @@ def _station_state(snapshot: dict[str, Any]) -> str:
     return "registered" if snapshot.get("registration") == "Accepted" else "connected"
 
 
-def summary(directory: StationDirectory, telemetry: Telemetry) -> dict[str, Any]:
+def _connectors(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in snapshot.get("connectors", []) if c["connectorId"] != 0]
+
+
+class TelemetryView:
+    """The summary's figures read from each station's state and from the watches of `telemetry`."""
+
+    def __init__(self, directory: StationDirectory, telemetry: Telemetry) -> None:
+        self._directory = directory
+        self._telemetry = telemetry
+
+    def lines(self) -> Iterable[StationLine]:
+        for charge_box_id in self._directory.ids():
+            station = self._directory.get(charge_box_id)
+            if station is not None:
+                snap = station_view.snapshot(station)
+                statuses = tuple(str(c["status"]) for c in _connectors(snap))
+                yield StationLine(charge_box_id, station_state(snap), statuses)
+
+    def traffic(self) -> dict[str, Any]:
+        now = time.monotonic()
+        watches = self._telemetry.watches()
+        samples = sorted(t for watch in watches for t in watch.recent_response_times)
+        return {
+            "msgsPerS": sum(watch.frames_per_second(now) for watch in watches),
+            "responseTimeMs": {
+                f"p{p}": None if (v := percentile(samples, p)) is None else round(v * 1000, 2) for p in PERCENTILES
+            },
+            "callErrors": sum(watch.call_errors("received") for watch in watches),
+            "timeouts": sum(sum(watch.timeouts.values()) for watch in watches),
+        }
+
+
+def _matches(line: StationLine, query: str) -> bool:
+    return not query or query in line.charge_box_id.lower() or query in line.state
+
+
+def summary(
+    directory: StationDirectory,
+    telemetry: Telemetry,
+    view: FleetView | None = None,
+    *,
+    query: str = "",
+    limit: int = ROW_LIMIT,
+) -> dict[str, Any]:
     now = time.monotonic()
-    rows: list[dict[str, Any]] = []
+    view = view or TelemetryView(directory, telemetry)
+    query = query.strip().lower()
     states: Counter[str] = Counter()
     connector_statuses: Counter[str] = Counter()
-    for charge_box_id in directory.ids():
-        station = directory.get(charge_box_id)
+    total = 0
+    shown: list[StationLine] = []
+    matching = 0
+    for line in view.lines():
+        total += 1
+        states[line.state] += 1
+        connector_statuses.update(line.connector_statuses)
+        if _matches(line, query):
+            matching += 1
+            if len(shown) < limit:
+                shown.append(line)
+    rows: list[dict[str, Any]] = []
+    for line in shown:
+        station = directory.get(line.charge_box_id)
         if station is None:
             continue
         snap = station_view.snapshot(station)
-        state = _station_state(snap)
-        states[state] += 1
-        connectors = [c for c in snap.get("connectors", []) if c["connectorId"] != 0]
-        connector_statuses.update(str(c["status"]) for c in connectors)
-        watch = telemetry.get(charge_box_id)
+        connectors = _connectors(snap)
+        watch = telemetry.get(line.charge_box_id)
         rows.append(
             {
-                "chargeBoxId": charge_box_id,
-                "state": state,
+                "chargeBoxId": line.charge_box_id,
+                "state": station_state(snap),
                 "registration": snap.get("registration"),
                 "connectors": [{"connectorId": c["connectorId"], "status": c["status"]} for c in connectors],
                 "powerW": sum(float(c["powerW"]) for c in connectors),
@@ -56,15 +140,11 @@ def summary(directory: StationDirectory, telemetry: Telemetry) -> dict[str, Any]
                 "timeouts": sum(watch.timeouts.values()) if watch else 0,
             }
         )
-    samples = sorted(t for watch in telemetry.watches() for t in watch.recent_response_times)
     return {
         "stations": rows,
+        "total": total,
+        "matching": matching,
         "counts": dict(states),
         "connectorStatuses": dict(connector_statuses),
-        "msgsPerS": sum(row["msgsPerS"] for row in rows),
-        "responseTimeMs": {
-            f"p{p}": None if (v := percentile(samples, p)) is None else round(v * 1000, 2) for p in PERCENTILES
-        },
-        "callErrors": sum(row["callErrors"] for row in rows),
-        "timeouts": sum(row["timeouts"] for row in rows),
+        **view.traffic(),
     }

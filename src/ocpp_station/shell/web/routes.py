@@ -58,10 +58,12 @@ class PanelRoutes:
         telemetry: Telemetry,
         fault_codes: list[str],
         frame_source: FrameSource | None = None,
+        fleet_view: fleet.FleetView | None = None,
     ) -> None:
         self._directory = directory
         self._telemetry = telemetry
         self._frame_source = frame_source
+        self._fleet_view = fleet_view
         self._fault_codes = fault_codes
         self._registry = registry_for(directory, telemetry)
 
@@ -139,13 +141,15 @@ class PanelRoutes:
                 request, watch, lambda: station_view.snapshot(station), request.app[_CLOSING]
             )
 
+    def _summary(self, request: web.Request) -> dict[str, Any]:
+        query = request.query.get("q", "")
+        return fleet.summary(self._directory, self._telemetry, self._fleet_view, query=query)
+
     async def fleet(self, request: web.Request) -> web.StreamResponse:
-        return _json(fleet.summary(self._directory, self._telemetry))
+        return _json(self._summary(request))
 
     async def fleet_events(self, request: web.Request) -> web.StreamResponse:
-        return await feeds.summary_stream(
-            request, lambda: fleet.summary(self._directory, self._telemetry), request.app[_CLOSING]
-        )
+        return await feeds.summary_stream(request, lambda: self._summary(request), request.app[_CLOSING])
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         response = web.Response(body=generate_latest(self._registry))
@@ -165,9 +169,10 @@ def install(
     fault_codes: list[str],
     station_prefix: str,
     frame_source: FrameSource | None = None,
+    fleet_view: fleet.FleetView | None = None,
 ) -> None:
     """Add the panel's routes to the control API's application."""
-    routes = PanelRoutes(directory, telemetry, fault_codes, frame_source)
+    routes = PanelRoutes(directory, telemetry, fault_codes, frame_source, fleet_view)
     app[_CLOSING] = asyncio.Event()
     app.on_shutdown.append(_stop_feeds)
     for suffix, handler in routes.station_routes():

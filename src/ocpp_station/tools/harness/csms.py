@@ -292,14 +292,14 @@ class ScriptedCsms:
         server, self._server = self._server, None
         if server is None:
             return
+        for each in (server, self._plain_server):
+            if each is not None:
+                each.close()  # the closing handshakes still pass through the front
+                await each.wait_closed()
+        self._plain_server = None
         front, self._front = self._front, None
         if front is not None:
             await front.stop()
-        for each in (server, self._plain_server):
-            if each is not None:
-                each.close()
-                await each.wait_closed()
-        self._plain_server = None
         for task in list(self._background):
             task.cancel()
         self._event("stopped")

@@ -1,4 +1,6 @@
-// The fleet page: the summary from its live feed, a searchable table linking to each station page.
+// The fleet page: the summary from its live feed, a searchable table linking to each station page. The server
+// sends the rows of the first stations that match the search (a fleet may have tens of thousands): a new search
+// opens the feed again with it.
 "use strict";
 
 (() => {
@@ -12,10 +14,10 @@
 
   function renderTable() {
     if (!last) return;
-    const query = $("search").value.trim().toLowerCase();
-    const rows = last.stations.filter(
-      (s) => !query || s.chargeBoxId.toLowerCase().includes(query) || s.state.includes(query),
-    );
+    const rows = last.stations;
+    const matching = last.matching ?? rows.length;
+    $("shown").textContent =
+      rows.length < matching ? "the first " + rows.length + " of " + matching : String(matching);
     $("stations").replaceChildren(
       ...rows.map((s) =>
         el(
@@ -34,7 +36,7 @@
 
   function onFleet(summary) {
     last = summary;
-    $("total").textContent = String(summary.stations.length);
+    $("total").textContent = String(summary.total ?? summary.stations.length);
     $("rate").textContent = summary.msgsPerS.toFixed(2);
     const p = summary.responseTimeMs;
     $("latency").textContent = [p.p50, p.p90, p.p99].map(ms).join(" / ");
@@ -50,6 +52,17 @@
     $("feed").className = "badge " + (online ? "live" : "offline");
   }
 
-  $("search").addEventListener("input", renderTable);
-  live("/api/fleet/events", { fleet: onFleet }, setFeed);
+  let close = null;
+  let typing = null;
+  function follow() {
+    if (close) close();
+    const query = $("search").value.trim();
+    close = live("/api/fleet/events" + (query ? "?q=" + encodeURIComponent(query) : ""), { fleet: onFleet }, setFeed);
+  }
+
+  $("search").addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(follow, 250);
+  });
+  follow();
 })();

@@ -39,9 +39,12 @@ const Panel = (() => {
 
   // An EventSource that is rebuilt when the browser gives up on it (a refused connection closes it
   // for good), so a restarted station is picked up again without a reload.
+  // Returns a function that closes the feed for good (a page that opens it again with other parameters).
   function live(url, handlers, onStatus) {
     let source = null;
+    let closed = false;
     function open() {
+      if (closed) return;
       source = new EventSource(withToken(url));
       source.onopen = () => onStatus(true);
       source.onerror = () => {
@@ -53,6 +56,10 @@ const Panel = (() => {
       }
     }
     open();
+    return () => {
+      closed = true;
+      if (source) source.close();
+    };
   }
 
   function el(tag, attributes, ...children) {
