@@ -42,6 +42,7 @@ from ocpp_station.tools.harness.report import (
 from ocpp_station.tools.harness.runner import certify, matches, run_case, select_cases
 from ocpp_station.tools.harness.settings import DETACHABLE, HarnessSettings
 from ocpp_station.tools.harness.station_under_test import StationUnderTest
+from tests.support.fleets import until
 
 SETTINGS = HarnessSettings(message_timeout=2.0, response_timeout=2.0, connect_timeout=5.0, case_timeout=20.0)
 CP = SETTINGS.charge_box_id
@@ -755,3 +756,22 @@ async def test_the_proxy_routes_tls_and_plain_connections_by_their_first_byte() 
         await proxy.stop()
         plain.close()
         tls.close()
+
+
+async def test_stopping_the_routing_proxy_drops_a_connection_that_sent_nothing_yet() -> None:
+    plain = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    proxy = FaultProxy("127.0.0.1", plain.sockets[0].getsockname()[1], tls_target_port=1)
+    await proxy.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        await until(lambda: bool(proxy.accepted_at))
+        await proxy.stop()  # must not wait for the first bytes
+        async with asyncio.timeout(5):
+            try:
+                left = await reader.read(10)
+            except ConnectionResetError:
+                left = b""  # reset, as the proxy's stop aborts what it holds
+        assert left == b""
+        writer.close()
+    finally:
+        plain.close()

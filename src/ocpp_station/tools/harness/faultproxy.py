@@ -70,6 +70,7 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._server: asyncio.Server | None = None
         self._pipes: dict[int, _Pipe] = {}
+        self._sniffing: set[asyncio.StreamWriter] = set()  # accepted, first bytes not read yet (tls_target_port)
         self._count = 0
         self._forwarding = asyncio.Event()
         self._forwarding.set()
@@ -141,6 +142,8 @@ class FaultProxy:
 
     # -- internals ---------------------------------------------------------------------------------------
     async def _close_all(self, *, abort: bool) -> None:
+        for writer in list(self._sniffing):
+            _abort(writer)
         pipes = list(self._pipes.values())
         for pipe in pipes:
             self._shut(pipe, abort=abort)
@@ -169,7 +172,11 @@ class FaultProxy:
         port, first = self.target_port, b""
         try:
             if self.tls_target_port is not None:
-                first = await reader.read(_CHUNK)
+                self._sniffing.add(writer)
+                try:
+                    first = await reader.read(_CHUNK)
+                finally:
+                    self._sniffing.discard(writer)
                 if not first:
                     writer.close()
                     return
