@@ -36,9 +36,11 @@ async def test_fleet_page_lists_searches_and_links(panel: Panel, second: Station
     await expect(page.get_by_test_id("latency")).not_to_have_text("–")
     rows = page.locator("[data-testid=stations] tr")
     await expect(rows).to_have_count(2)
+    await expect(page.get_by_test_id("shown")).to_have_text("2 of 2 shown")
 
     await page.get_by_test_id("search").fill("other")
     await expect(rows).to_have_count(1)
+    await expect(page.get_by_test_id("shown")).to_have_text("1 of 1 shown")
     await expect(rows.first).to_contain_text("OTHER-CP-2")
 
     second.set_online(False)

@@ -16,8 +16,7 @@
     if (!last) return;
     const rows = last.stations;
     const matching = last.matching ?? rows.length;
-    $("shown").textContent =
-      rows.length < matching ? "the first " + rows.length + " of " + matching : String(matching);
+    $("shown").textContent = rows.length + " of " + matching + " shown";
     $("stations").replaceChildren(
       ...rows.map((s) =>
         el(
