@@ -279,7 +279,7 @@ async def _watch(fleet: Fleet, args: argparse.Namespace, stop: asyncio.Event, st
         if not args.keep_trying and fleet.stats.connects == 0 and now - started > ramp_s + FIRST_CONNECT_TIMEOUT_S:
             raise FleetExit(f"cannot reach the central system at {args.csms}: {fleet.last_error or 'no answer'}")
         if not args.quiet:
-            c = fleet.counts()
+            c = fleet.counts(queued=False)
             messages = fleet.messages()
             rate = (messages - last_messages) / (now - last_t)
             last_messages, last_t = messages, now

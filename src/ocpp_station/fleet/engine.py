@@ -374,19 +374,25 @@ class Fleet:
         return [d.charge_box_id for d in chosen]
 
     # -- what the user sees ----------------------------------------------------------------------------
-    def counts(self) -> dict[str, int]:
-        connected = booted = charging = 0
+    def counts(self, queued: bool = True) -> dict[str, int]:
+        """Stations connected, booted, charging and (with `queued`) the transaction messages waiting. Read every
+        second by the progress line, which shows no queue: one plain loop, a few µs per station."""
+        connected = booted = charging = waiting = 0
         for d in self.drivers:
-            connected += d.connected
-            booted += d.booted
-            charging += sum(1 for c in d.core.connectors if c.transaction is not None)
-        return {
-            "stations": len(self.drivers),
-            "connected": connected,
-            "booted": booted,
-            "charging": charging,
-            "queued": sum(d.core.store.queue_length() for d in self.drivers),
-        }
+            if d.connected:
+                connected += 1
+            if d.booted:
+                booted += 1
+            core = d.core
+            for c in core.connectors:
+                if c.transaction is not None:
+                    charging += 1
+            if queued:
+                waiting += core.store.queue_length()
+        document = {"stations": len(self.drivers), "connected": connected, "booted": booted, "charging": charging}
+        if queued:
+            document["queued"] = waiting
+        return document
 
     def messages(self) -> int:
         return sum(self.stats.sent.values()) + sum(self.stats.received.values())
