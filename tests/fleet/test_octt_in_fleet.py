@@ -19,6 +19,7 @@ from ocpp_station.fleet.scenario import parse_scenario
 from ocpp_station.settings import parse_settings
 from ocpp_station.tools.harness.cases import REGISTRY
 from ocpp_station.tools.harness.fleet_station import FleetStationFactory
+from ocpp_station.tools.harness.pki import SecuritySetup, Tls
 from ocpp_station.tools.harness.runner import run_case
 from ocpp_station.tools.harness.settings import HarnessSettings
 from tests.support.fleet_csms import FleetCsms
@@ -34,6 +35,8 @@ CASES = ["TC_001", "TC_003", "TC_010", "TC_019", "TC_026", "TC_044_1", "TC_044_2
 # And every Security case (OCTT §2.24, TC_073–TC_087): the harness's wss:// central system, the station configured
 # and provisioned as the case's bench says (`FleetStation`), security profiles 1–3 over the fleet's own driver.
 CASES += [tool_id for tool_id, case in REGISTRY.items() if case.security is not None]
+# TC_083 runs from profile 2 in the registry; its prerequisite allows profile 1 as well (ws:// to wss://).
+VARIANTS = {"TC_083-from-profile-1": replace(REGISTRY["TC_083"], security=SecuritySetup(1, Tls.EITHER))}
 
 
 @pytest.fixture
@@ -60,7 +63,7 @@ async def fleet() -> AsyncIterator[tuple[Fleet, FleetCsms]]:
         await csms.stop()
 
 
-@pytest.mark.parametrize("tool_id", CASES)
+@pytest.mark.parametrize("tool_id", CASES + list(VARIANTS))
 async def test_octt_case_against_a_station_of_a_running_fleet(
     tool_id: str, fleet: tuple[Fleet, FleetCsms], tmp_path: Path
 ) -> None:
@@ -69,7 +72,8 @@ async def test_octt_case_against_a_station_of_a_running_fleet(
     sessions_before = csms.calls["StopTransaction"]
     boots_before = csms.calls["BootNotification"]
     factory = FleetStationFactory(running, UNDER_TEST)
-    result = await run_case(REGISTRY[tool_id], settings=settings, station_factory=factory, data_root=tmp_path)
+    case = VARIANTS.get(tool_id) or REGISTRY[tool_id]
+    result = await run_case(case, settings=settings, station_factory=factory, data_root=tmp_path)
     assert result.outcome == "pass", result.describe()
     # The harness's station never talked to the fleet's central system during the case ...
     assert csms.calls["BootNotification"] == boots_before
