@@ -8,6 +8,7 @@ import base64
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from ocpp_station.tools.harness.settings import HarnessSettings
 from tests.support.link_bench import station_settings
 
 CP = "CP-TLS"
+DAY = timedelta(days=1)
 KEY = "0123456789abcdef0123456789abcdef01234567"
 SETTINGS = HarnessSettings(charge_box_id=CP)
 TOLERATE = ("Heartbeat", "MeterValues", "StatusNotification", "SecurityEventNotification")
@@ -35,13 +37,23 @@ def cpo() -> CertificateAuthority:
 
 
 def serving(
-    ca: CertificateAuthority, directory: Path, *, clients: CertificateAuthority | None = None
+    ca: CertificateAuthority,
+    directory: Path,
+    *,
+    clients: CertificateAuthority | None = None,
+    not_before: datetime | None = None,
 ) -> ssl.SSLContext:
-    """A Central System certificate for localhost/127.0.0.1 from `ca`; mutual TLS against `clients`."""
+    """A Central System certificate for localhost/127.0.0.1 from `ca` (with `not_before`: valid for one day from
+    then, a fast-expiring one); mutual TLS against `clients`."""
     directory.mkdir(parents=True, exist_ok=True)
     key = generate_key()
     name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "localhost")])
-    server = ca.issue(name, key.public_key(), server_names=["localhost", "127.0.0.1"])
+    if not_before is None:
+        server = ca.issue(name, key.public_key(), server_names=["localhost", "127.0.0.1"])
+    else:
+        server = ca.issue(
+            name, key.public_key(), server_names=["localhost", "127.0.0.1"], not_before=not_before, validity=DAY
+        )
     (directory / "server.pem").write_text(certificate_pem(server) + ca.pem)
     write_private_key(directory / "server.key", key)
     roots = [clients.pem] if clients is not None else []
@@ -106,6 +118,21 @@ async def test_profile_2_refuses_a_server_not_chaining_to_the_installed_root_and
             {"type": "InvalidCentralSystemCertificate"},
             tolerate=("Heartbeat", "StatusNotification", "SecurityEventNotification"),
         )
+
+
+async def test_profile_2_refuses_a_central_system_certificate_that_has_expired(
+    cpo: CertificateAuthority, tmp_path: Path
+) -> None:
+    """A00.FR.701: the Central System certificate is revoked by fast expiration (valid under 24 hours), so the
+    charge point needs no revocation list: a certificate past its end is refused like one of the wrong root."""
+    install_roots(tmp_path, CP, central_system_roots=[cpo.pem])
+    two_days_ago = datetime.now(UTC) - 2 * DAY
+    async with ScriptedCsms(SETTINGS, ssl_context=serving(cpo, tmp_path / "old", not_before=two_days_ago)) as csms:
+        async with station(csms.url, tmp_path, 2) as runtime:
+            await runtime.wait_first_connection(10)
+            assert runtime._link is not None and "certificate has expired" in (runtime._link.last_error or "")
+        assert csms.connection_count == 0
+    assert "InvalidCentralSystemCertificate" in queued_events(tmp_path)
 
 
 async def test_profile_3_presents_its_certificate_and_no_password(cpo: CertificateAuthority, tmp_path: Path) -> None:
