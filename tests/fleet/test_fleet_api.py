@@ -129,6 +129,17 @@ async def test_the_fleet_page_reads_the_fleets_own_counters_and_lists_the_first_
     assert (len(capped["stations"]), capped["matching"], capped["total"]) == (5, COUNT, COUNT)
 
 
+async def test_the_apis_metrics_are_the_fleets_own_not_a_series_set_per_station(
+    running: tuple[Fleet, FleetCsms, str],
+) -> None:
+    _, _, base = running
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    assert f'ocpp_fleet_stations{{state="booted"}} {COUNT}.0' in text
+    assert "ocpp_station_connected" not in text and "charge_box_id" not in text
+
+
 async def test_with_a_frame_trace_a_station_lists_its_frames_as_a_single_station_does(csms: FleetCsms) -> None:
     async with quiet_fleet(csms.url, 2, seed=5, trace_bytes=1 << 20) as fleet:
         runner, port = await serve(fleet_app(fleet), "127.0.0.1", 0)

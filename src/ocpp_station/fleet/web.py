@@ -25,6 +25,7 @@ from ocpp_station.fleet.stats import LogHistogram
 from ocpp_station.shell.api import create_app
 from ocpp_station.shell.control import ControlledStation
 from ocpp_station.shell.station_control import CoreControl
+from ocpp_station.shell.web import FleetSources
 from ocpp_station.shell.web.fleet import PERCENTILES, StationLine
 from ocpp_station.shell.web.telemetry import RATE_WINDOW_S
 from ocpp_station.station.connector import derive_status
@@ -98,7 +99,10 @@ class FleetPanelView:
 
 
 def fleet_app(fleet: Fleet) -> web.Application:
-    app = create_app(FleetDirectory(fleet), frame_source=fleet.live, fleet_view=FleetPanelView(fleet))
+    # `/metrics` here is the fleet's own registry, as on `--metrics`: per-station series read from ten thousand
+    # stations took 820 ms per scrape (4.4 MB, 70 000 series), during which no station's timer fired.
+    sources = FleetSources(frames=fleet.live, view=FleetPanelView(fleet), metrics=fleet_registry(fleet))
+    app = create_app(FleetDirectory(fleet), fleet=sources)
 
     async def summary(request: web.Request) -> web.Response:
         stats = fleet.stats

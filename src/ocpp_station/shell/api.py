@@ -28,7 +28,7 @@ from aiohttp import web
 
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES, ID_TAG_MAX_LENGTH, UNPLUG_SIDES
 from ocpp_station.shell.control import ControlError, ControlledStation, StationDirectory
-from ocpp_station.shell.web import FleetView, FrameSource, Telemetry, TokenRequired, install, token_middleware
+from ocpp_station.shell.web import FleetSources, Telemetry, TokenRequired, install, token_middleware
 from ocpp_station.shell.web.auth import check_bind
 
 __all__ = [
@@ -476,12 +476,10 @@ def create_app(
     *,
     token: str | None = None,
     telemetry: Telemetry | None = None,
-    frame_source: FrameSource | None = None,
-    fleet_view: FleetView | None = None,
+    fleet: FleetSources | None = None,
 ) -> web.Application:
     """The aiohttp application of the control API (for embedding; `ControlApi` runs it standalone).
-    `frame_source`: the frames of a station `telemetry` does not watch, kept and live (a fleet's); `fleet_view`:
-    the fleet page's figures, from a fleet process's own counters (default: read from each station)."""
+    `fleet`: what a fleet process supplies the panel (frames, the fleet page's figures, `/metrics`)."""
     # With a token, it is checked before anything else runs, pages and live feeds included.
     middlewares = ([token_middleware(token)] if token else []) + [_json_errors]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
@@ -501,8 +499,7 @@ def create_app(
         telemetry or Telemetry(),
         sorted(CHARGE_POINT_FAULT_CODES),
         _STATION_PREFIX,
-        frame_source,
-        fleet_view,
+        fleet,
     )
     return app
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from ocpp_station.shell.web.auth import TokenRequired, is_loopback, token_middleware
 from ocpp_station.shell.web.fleet import FleetView, StationLine
-from ocpp_station.shell.web.routes import FrameSource, install
+from ocpp_station.shell.web.routes import FleetSources, FrameSource, install
 from ocpp_station.shell.web.telemetry import FrameRecord, StationWatch, Telemetry
 
 __all__ = [
+    "FleetSources",
     "FleetView",
     "FrameRecord",
     "FrameSource",

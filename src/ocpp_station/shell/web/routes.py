@@ -13,12 +13,13 @@ import html
 import json
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ocpp_station.shell.control import ControlError, ControlledStation, StationDirectory
 from ocpp_station.shell.web import feeds, fleet, station_view
@@ -41,6 +42,16 @@ class FrameSource(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FleetSources:
+    """What a fleet process gives the panel in place of reading each station, which ten thousand stations make too
+    slow for a page read every second or a scrape (the defaults serve a control API of a few stations)."""
+
+    frames: FrameSource | None = None  # frames of stations no `Telemetry` watches: kept, and live
+    view: fleet.FleetView | None = None  # the fleet page's states and traffic
+    metrics: CollectorRegistry | None = None  # `/metrics` (default: per-station series from every station)
+
+
 _STATIC = resources.files(__package__).joinpath("static")
 _CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".txt": "text/plain"}
 _CLOSING = web.AppKey("panel_closing", asyncio.Event)
@@ -57,15 +68,15 @@ class PanelRoutes:
         directory: StationDirectory,
         telemetry: Telemetry,
         fault_codes: list[str],
-        frame_source: FrameSource | None = None,
-        fleet_view: fleet.FleetView | None = None,
+        sources: FleetSources | None = None,
     ) -> None:
+        sources = sources or FleetSources()
         self._directory = directory
         self._telemetry = telemetry
-        self._frame_source = frame_source
-        self._fleet_view = fleet_view
+        self._frame_source = sources.frames
+        self._fleet_view = sources.view
         self._fault_codes = fault_codes
-        self._registry = registry_for(directory, telemetry)
+        self._registry = sources.metrics or registry_for(directory, telemetry)
 
     def station_routes(self) -> list[tuple[str, _Handler]]:
         """(path after `/api` or `/api/stations/{chargeBoxId}`, handler): GET routes mirrored like the API's."""
@@ -168,11 +179,10 @@ def install(
     telemetry: Telemetry,
     fault_codes: list[str],
     station_prefix: str,
-    frame_source: FrameSource | None = None,
-    fleet_view: fleet.FleetView | None = None,
+    sources: FleetSources | None = None,
 ) -> None:
     """Add the panel's routes to the control API's application."""
-    routes = PanelRoutes(directory, telemetry, fault_codes, frame_source, fleet_view)
+    routes = PanelRoutes(directory, telemetry, fault_codes, sources)
     app[_CLOSING] = asyncio.Event()
     app.on_shutdown.append(_stop_feeds)
     for suffix, handler in routes.station_routes():
