@@ -17,12 +17,12 @@ from tests.support.fleet_csms import FleetCsms, Received
 QUIET = {"WebSocketPingInterval": 0, "MeterValueSampleInterval": 0, "AuthorizationCacheEnabled": False}
 
 
-def _fleet(url: str, count: int, scenario: dict[str, Any], seed: int) -> Fleet:
+def _fleet(url: str, count: int, scenario: dict[str, Any], seed: int, connectors: int = 1) -> Fleet:
     return Fleet(
         FleetOptions(
             csms_url=url,
             ids=station_ids("CP-{n:03d}", count),
-            settings=parse_settings({"hardware": {"connectors": 1}}),
+            settings=parse_settings({"hardware": {"connectors": connectors}}),
             scenario=parse_scenario(scenario),
             seed=seed,
             ramp_per_s=100.0,
@@ -139,3 +139,30 @@ async def test_a_remote_start_is_plugging_in_and_waiting_for_the_csms(csms: Flee
         for stop in csms.of(station, "StopTransaction"):
             assert stop.payload["reason"] == "Local" and stop.payload["idTag"] == f"R-{station}"
             assert csms.transaction_ids[stop.payload["transactionId"]] == station
+
+
+async def test_evs_arrive_at_every_connector_of_a_station(csms: FleetCsms) -> None:
+    """The certified product has two connectors: each has EVs of its own (issue 11: arrivals per connector)."""
+    scenario = {"sessions": {"inter_arrival_s": [0.2, 0.4], "duration_s": [0.6, 1.0]}, "configuration": QUIET}
+    count = 4
+    ids = station_ids("CP-{n:03d}", count)
+    fleet = _fleet(csms.url, count, scenario, seed=9, connectors=2)
+    fleet.start()
+    try:
+
+        def charged_and_finished(c: FleetCsms, station: str, connector_id: int) -> bool:
+            statuses = [status for status, _ in c.statuses(station, connector_id)]
+            return "Charging" in statuses and "Finishing" in statuses[statuses.index("Charging") :]
+
+        def both_connectors_charged(c: FleetCsms, station: str) -> bool:
+            return all(charged_and_finished(c, station, n) for n in (1, 2))
+
+        await csms.wait_until(lambda c: all(both_connectors_charged(c, i) for i in ids), timeout=30)
+    finally:
+        fleet.stop()
+    for station in ids:
+        # A transaction on each connector, each ended by its own card.
+        starts = csms.of(station, "StartTransaction")
+        assert {s.payload["connectorId"] for s in starts} == {1, 2}
+        tags = {s.payload["idTag"] for s in starts}
+        assert {stop.payload["idTag"] for stop in csms.of(station, "StopTransaction")} <= tags

@@ -13,8 +13,8 @@ from typing import cast
 
 import pytest
 
-from ocpp_station.fleet.context import ScenarioStation, SeededStation
-from ocpp_station.fleet.scenario import IDLE, ScenarioError, ScenarioRunner, parse_scenario
+from ocpp_station.fleet.context import Lane, ScenarioStation, SeededStation
+from ocpp_station.fleet.scenario import ScenarioError, ScenarioRunner, parse_scenario
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.settings import Hardware
 
@@ -26,13 +26,15 @@ class _Tx:
 
 @dataclass
 class _Connector:
+    connector_id: int
     plugged: bool = False
     transaction: _Tx | None = None
+    tag: str | None = None  # a card presented before the cable
 
 
 @dataclass
 class _Core:
-    connectors: list[_Connector] = field(default_factory=lambda: [_Connector()])
+    connectors: list[_Connector] = field(default_factory=lambda: [_Connector(1)])
     online: bool = True
     clock: float = 0.0
 
@@ -41,32 +43,36 @@ class _Core:
 
 
 class _Controls:
-    """A connector as the scenario sees it: a card starts a transaction with the cable in, the same card stops it."""
+    """Connectors as the scenario sees them: a card starts a transaction with the cable in, the same card stops it."""
 
     def __init__(self, station: _Station) -> None:
         self.station = station
 
-    @property
-    def connector(self) -> _Connector:
-        return self.station.core.connectors[0]
+    def _connector(self, connector_id: int | None) -> _Connector:
+        assert connector_id is not None, "the scenario names the connector"
+        return self.station.core.connectors[connector_id - 1]
 
     def plug(self, now: float, connector_id: int) -> None:
-        self.connector.plugged = True
-        if self.station.tag is not None:
-            self.connector.transaction = _Tx(self.station.tag)
+        c = self._connector(connector_id)
+        c.plugged = True
+        if c.tag is not None:
+            c.transaction = _Tx(c.tag)
 
     def unplug(self, now: float, connector_id: int, side: str) -> None:
-        self.connector.plugged = False
+        c = self._connector(connector_id)
+        c.plugged = False
+        c.tag = None
 
     def present_id_tag(self, id_tag: str, connector_id: int | None) -> None:
-        c = self.connector
+        c = self._connector(connector_id)
         if c.transaction is not None and c.transaction.id_tag == id_tag:
             c.transaction = None
             self.station.events["session"] += 1
+            self.station.events[f"session on {c.connector_id}"] += 1
         elif c.plugged:
             c.transaction = _Tx(id_tag)
         else:
-            self.station.tag = id_tag
+            c.tag = id_tag
 
     def set_fault(self, connector_id: int, error_code: str | None, info: str | None) -> None:
         if error_code is not None:
@@ -80,10 +86,8 @@ class _Station:
     jitter_draws: int = 0
     core: _Core = field(default_factory=_Core)
     scenario_at: float = math.inf
-    scenario_phase: int = IDLE
-    scenario_tag: str | None = None
+    scenario_lanes: tuple[Lane, ...] = ()
     manual: bool = False
-    tag: str | None = None
     events: Counter[str] = field(default_factory=Counter)
     controls: _Controls | None = None
 
@@ -92,7 +96,7 @@ class _Station:
             self.events["drop"] += 1
 
 
-def _run(scenario: dict[str, object], stations: int, hours: float, seed: int = 1) -> Counter[str]:
+def _run(scenario: dict[str, object], stations: int, hours: float, seed: int = 1, connectors: int = 1) -> Counter[str]:
     """Every station through the scenario for `hours` of virtual time; the events of them all."""
     streams = [random.Random(seed * 100_000 + i) for i in range(stations)]
 
@@ -103,7 +107,7 @@ def _run(scenario: dict[str, object], stations: int, hours: float, seed: int = 1
     runner = ScenarioRunner(parse_scenario(scenario), Hardware(), rand, FleetStats())
     total: Counter[str] = Counter()
     for i in range(stations):
-        station = _Station(i)
+        station = _Station(i, core=_Core([_Connector(n) for n in range(1, connectors + 1)]))
         station.controls = _Controls(station)
         as_seen = cast(ScenarioStation, station)  # the model has what the scenario uses of a station
         runner.begin(as_seen, 0.0)
@@ -132,6 +136,18 @@ def test_faults_and_drops_come_at_their_rates_per_station_hour() -> None:
     assert events["drop"] / hours == pytest.approx(1.0, rel=0.15)
     # The sessions fill the rest of the time: cycles of 7.5 + 30 + 2 s with some time lost to faults and drops.
     assert 20_000 < events["session"] < 38_000
+
+
+def test_evs_arrive_per_connector_and_the_rates_stay_per_station_hour() -> None:
+    # Two connectors: each has its own arrivals, so twice the sessions of one; faults and drops are still
+    # counted per station-hour (each connector draws half of them).
+    hours = 400.0
+    one = _run(BENCH_LIKE, stations=20, hours=hours / 20)
+    two = _run(BENCH_LIKE, stations=20, hours=hours / 20, connectors=2)
+    assert two["session on 1"] == pytest.approx(two["session on 2"], rel=0.05)
+    assert two["session"] == pytest.approx(2 * one["session"], rel=0.08)
+    assert two["HighTemperature"] / hours == pytest.approx(2.0, rel=0.12)
+    assert two["drop"] / hours == pytest.approx(1.0, rel=0.2)
 
 
 def test_with_energy_capped_sessions_the_rates_still_hold() -> None:

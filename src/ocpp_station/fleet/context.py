@@ -6,6 +6,7 @@ Kept apart so that the driver, the scenario and the engine do not import one ano
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Protocol
 
 from ocpp_station.fleet.endpoints import Endpoint
@@ -26,14 +27,26 @@ class SeededStation(Protocol):
     jitter_draws: int
 
 
+class Lane:
+    """One connector's place in the scenario (its EVs arrive on their own): its phase, when its next step is due
+    and the card of its session. Kept by the station's driver, moved by the scenario."""
+
+    __slots__ = ("at", "connector_id", "phase", "tag")
+
+    def __init__(self, connector_id: int) -> None:
+        self.connector_id = connector_id
+        self.phase = 0  # scenario.IDLE
+        self.at = math.inf
+        self.tag: str | None = None
+
+
 class ScenarioStation(SeededStation, Protocol):
     """A station as the scenario drives it."""
 
     core: Station
     controls: SimulatorControls | None
-    scenario_at: float
-    scenario_phase: int
-    scenario_tag: str | None
+    scenario_at: float  # the earliest of its lanes' steps (one deadline in the fleet's timers)
+    scenario_lanes: tuple[Lane, ...]  # one per connector, from the first boot on
     manual: bool
 
     def set_online(self, online: bool) -> None: ...

@@ -21,7 +21,7 @@ from typing import Any, cast
 from websockets.exceptions import InvalidHandshake
 from websockets.typing import Subprotocol
 
-from ocpp_station.fleet.context import FleetContext
+from ocpp_station.fleet.context import FleetContext, Lane
 from ocpp_station.fleet.trace import RECEIVED, SENT
 from ocpp_station.fleet.wsframe import ClientCodec, ClientHandshake
 from ocpp_station.protocol import schemas
@@ -135,8 +135,7 @@ class StationDriver:
         "manual",
         "online",
         "scenario_at",
-        "scenario_phase",
-        "scenario_tag",
+        "scenario_lanes",
         "scheduled",
         "store",
     )
@@ -168,8 +167,7 @@ class StationDriver:
         self.draws = 0  # how many random draws this station made: its seeded sequence (Fleet.rand)
         self.jitter_draws = 0  # the same for its reconnection jitter (Fleet.jitter)
         self.scenario_at = math.inf
-        self.scenario_phase = 0
-        self.scenario_tag: str | None = None
+        self.scenario_lanes: tuple[Lane, ...] = ()
         self.manual = False  # powered by hand (a test bench), not by the fleet: the scenario leaves it alone
         core.set_waker(self.wake)
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ocpp_station.fleet.context import ScenarioStation, SeededStation
+from ocpp_station.fleet.context import Lane, ScenarioStation, SeededStation
 from ocpp_station.fleet.stats import FleetStats
 from ocpp_station.hardware.interfaces import CHARGE_POINT_FAULT_CODES
 from ocpp_station.settings import Hardware
 
-# Phases of one connector's life in the scenario
+# Phases of one connector's life in the scenario (a `Lane`'s phase)
 IDLE, ARRIVED, CHARGING, LEAVING, FAULTED, DROPPED = range(6)
 # Between an action and the next in one arrival (tag then plug, stop then unplug): a person's pace.
 STEP_S = 1.0
@@ -203,9 +203,11 @@ def load_scenario(path: Path | None) -> Scenario:
 
 
 class ScenarioRunner:
-    """Moves every station of a fleet through the scenario; the state is the driver's three scenario slots."""
+    """Moves every station of a fleet through the scenario: each connector of a station is a lane of its own (EVs
+    arrive per connector), kept in the driver's `scenario_lanes`; the station's `scenario_at` is their earliest
+    step."""
 
-    __slots__ = ("_p_drop", "_p_fault", "_power_w", "_rand", "_stats", "scenario")
+    __slots__ = ("_power_w", "_rand", "_shares", "_stats", "scenario")
 
     def __init__(
         self, scenario: Scenario, hardware: Hardware, rand: Callable[[SeededStation], float], stats: FleetStats
@@ -214,28 +216,33 @@ class ScenarioRunner:
         self._rand = rand
         self._stats = stats
         self._power_w = hardware.voltage_v * hardware.phases * min(hardware.max_current_a, hardware.ev_max_current_a)
-        self._p_fault, self._p_drop = self._event_shares()
+        self._shares: dict[int, tuple[float, float]] = {}  # by lanes per station
 
-    def _event_shares(self) -> tuple[float, float]:
-        """The chances, per arrival, of a fault and of a network drop that make `per_hour` a rate per hour of
-        the station's time, sessions included (not per hour of idle time).
+    def _event_shares(self, lanes: int) -> tuple[float, float]:
+        """The chances, per arrival on one of a station's `lanes`, of a fault and of a network drop that make
+        `per_hour` a rate per hour of the station's time, sessions included (not per hour of idle time): each
+        lane carries 1/lanes of the rates.
 
         Each arrival is one cycle: an idle period I, then a fault (F), a drop (D) or a session with its two steps
         (B), with shares p_f, p_d and the rest. The mean cycle is C = I + p_f·F + p_d·D + (1 − p_f − p_d)·B and
         the rates are r_f = p_f / C and r_d = p_d / C, hence C = (I + B) / (1 − r_f·(F − B) − r_d·(D − B)).
         Rates beyond what the cycles allow make every arrival a fault or a drop, in the ratio of the rates."""
+        shares = self._shares.get(lanes)
+        if shares is not None:
+            return shares
         sc = self.scenario
-        r_f, r_d = sc.faults.per_hour / 3600.0, sc.network.per_hour / 3600.0
+        r_f, r_d = sc.faults.per_hour / 3600.0 / lanes, sc.network.per_hour / 3600.0 / lanes
         idle = sc.mean_idle_s()
         if r_f + r_d == 0 or not math.isfinite(idle):
-            return 0.0, 0.0
-        b = self._mean_session_s() + 2 * STEP_S
-        denominator = 1 - r_f * (sc.faults.duration_s.mean - b) - r_d * (sc.network.duration_s.mean - b)
-        cycle = (idle + b) / denominator if denominator > 0 else math.inf
-        p_fault, p_drop = r_f * cycle, r_d * cycle
-        if not p_fault + p_drop <= 1:
-            return r_f / (r_f + r_d), r_d / (r_f + r_d)
-        return p_fault, p_drop
+            shares = (0.0, 0.0)
+        else:
+            b = self._mean_session_s() + 2 * STEP_S
+            denominator = 1 - r_f * (sc.faults.duration_s.mean - b) - r_d * (sc.network.duration_s.mean - b)
+            cycle = (idle + b) / denominator if denominator > 0 else math.inf
+            p_fault, p_drop = r_f * cycle, r_d * cycle
+            shares = (p_fault, p_drop) if p_fault + p_drop <= 1 else (r_f / (r_f + r_d), r_d / (r_f + r_d))
+        self._shares[lanes] = shares
+        return shares
 
     def _mean_session_s(self) -> float:
         """The mean of `_session_s`: the EV leaves at the end of duration_s or once energy_wh is in, if sooner."""
@@ -249,9 +256,15 @@ class ScenarioRunner:
         return total / _MEAN_GRID**2
 
     def begin(self, d: ScenarioStation, now: float) -> None:
-        """Called once a station is Accepted for the first time: its first arrival is one idle period away."""
-        if self.scenario.enabled and d.scenario_phase == IDLE and d.scenario_at == math.inf:
-            d.scenario_at = now + self._idle(d)
+        """Called once a station is Accepted: the first arrival of each idle connector is one idle period away."""
+        if not self.scenario.enabled:
+            return
+        if not d.scenario_lanes:
+            d.scenario_lanes = tuple(Lane(c.connector_id) for c in d.core.connectors)
+        for lane in d.scenario_lanes:
+            if lane.phase == IDLE and lane.at == math.inf:
+                lane.at = now + self._idle(d)
+        d.scenario_at = _earliest(d.scenario_lanes)
 
     def _idle(self, d: ScenarioStation) -> float:
         s = self.scenario.sessions
@@ -272,47 +285,58 @@ class ScenarioRunner:
         return f"{t.prefix}-{n:05d}"
 
     def step(self, d: ScenarioStation, now: float) -> None:
-        controls = d.controls
-        if controls is None or not self.scenario.enabled:
+        """The steps due on the station's lanes, in connector order (so a station's draws keep one order)."""
+        if d.controls is None or not self.scenario.enabled:
             return
-        phase = d.scenario_phase
+        for lane in d.scenario_lanes:
+            if lane.at <= now:
+                lane.at = math.inf
+                self._step(d, lane, now)
+        d.scenario_at = _earliest(d.scenario_lanes)
+
+    def _step(self, d: ScenarioStation, lane: Lane, now: float) -> None:
+        controls = d.controls
+        assert controls is not None
+        connector_id = lane.connector_id
+        connector = d.core.connectors[connector_id - 1]
+        phase = lane.phase
         try:
             if phase == IDLE:
-                self._arrive(d, now)
+                self._arrive(d, lane, now)
             elif phase == ARRIVED:
                 # The second half of the arrival: the cable after the card, or the card after the cable.
-                if d.scenario_tag is not None:
-                    if d.core.connectors[0].plugged:
-                        controls.present_id_tag(d.scenario_tag, 1)
+                if lane.tag is not None:
+                    if connector.plugged:
+                        controls.present_id_tag(lane.tag, connector_id)
                     else:
-                        controls.plug(d.core.now(), 1)
-                d.scenario_phase = CHARGING
-                d.scenario_at = now + self._session_s(d)
+                        controls.plug(d.core.now(), connector_id)
+                lane.phase = CHARGING
+                lane.at = now + self._session_s(d)
             elif phase == CHARGING:
-                tx = d.core.connectors[0].transaction
+                tx = connector.transaction
                 if tx is not None:
-                    controls.present_id_tag(tx.id_tag, 1)  # stop with the same card (reason Local)
-                d.scenario_phase = LEAVING
-                d.scenario_at = now + STEP_S
+                    controls.present_id_tag(tx.id_tag, connector_id)  # stop with the same card (reason Local)
+                lane.phase = LEAVING
+                lane.at = now + STEP_S
             elif phase == LEAVING:
-                if d.core.connectors[0].plugged:
-                    controls.unplug(d.core.now(), 1, "both")
-                self._rest(d, now)
+                if connector.plugged:
+                    controls.unplug(d.core.now(), connector_id, "both")
+                self._rest(d, lane, now)
             elif phase == FAULTED:
-                controls.set_fault(1, None, None)
-                self._rest(d, now)
+                controls.set_fault(connector_id, None, None)
+                self._rest(d, lane, now)
             elif phase == DROPPED:
                 d.set_online(True)
-                self._rest(d, now)
+                self._rest(d, lane, now)
         except ValueError:
             # The hardware refused (e.g. the cable is locked while the CSMS holds the transaction): try later.
             self._stats.errors["scenario-refused"] += 1
-            self._rest(d, now)
+            self._rest(d, lane, now)
 
-    def _rest(self, d: ScenarioStation, now: float) -> None:
-        d.scenario_phase = IDLE
-        d.scenario_tag = None
-        d.scenario_at = now + self._idle(d)
+    def _rest(self, d: ScenarioStation, lane: Lane, now: float) -> None:
+        lane.phase = IDLE
+        lane.tag = None
+        lane.at = now + self._idle(d)
 
     def _session_s(self, d: ScenarioStation) -> float:
         s = self.scenario.sessions
@@ -321,40 +345,51 @@ class ScenarioRunner:
             duration = min(duration, s.energy_wh.draw(self._rand(d)) / self._power_w * 3600.0)
         return duration
 
-    def _arrive(self, d: ScenarioStation, now: float) -> None:
+    def _arrive(self, d: ScenarioStation, lane: Lane, now: float) -> None:
         core = d.core
         if not core.online:
-            d.scenario_at = now + NOT_READY_RETRY_S
+            lane.at = now + NOT_READY_RETRY_S
             return
         sc = self.scenario
+        controls = d.controls
+        assert controls is not None
+        connector_id = lane.connector_id
         # Drawn once per idle period, with the chances that give the per station-hour rates (_event_shares).
         u = self._rand(d)
-        p_fault, p_drop = self._p_fault, self._p_drop
-        assert d.controls is not None
+        p_fault, p_drop = self._event_shares(len(d.scenario_lanes))
         if u < p_fault:
-            d.controls.set_fault(1, sc.faults.error_code, None)
-            d.scenario_phase = FAULTED
-            d.scenario_at = now + sc.faults.duration_s.draw(self._rand(d))
+            controls.set_fault(connector_id, sc.faults.error_code, None)
+            lane.phase = FAULTED
+            lane.at = now + sc.faults.duration_s.draw(self._rand(d))
             return
         if u < p_fault + p_drop:
+            # The station's network, whichever connector drew it: its other sessions go on offline.
             d.set_online(False)
-            d.scenario_phase = DROPPED
-            d.scenario_at = now + sc.network.duration_s.draw(self._rand(d))
+            lane.phase = DROPPED
+            lane.at = now + sc.network.duration_s.draw(self._rand(d))
             return
         s = sc.sessions
         pick = self._rand(d) * (s.tag_first + s.plug_first + s.remote)
-        connector = core.connectors[0]
+        connector = core.connectors[connector_id - 1]
         if pick < s.tag_first:
-            d.scenario_tag = self._tag(d)
-            d.controls.present_id_tag(d.scenario_tag, 1)
+            lane.tag = self._tag(d)
+            controls.present_id_tag(lane.tag, connector_id)
         elif pick < s.tag_first + s.plug_first:
-            d.scenario_tag = self._tag(d)
+            lane.tag = self._tag(d)
             if not connector.plugged:
-                d.controls.plug(core.now(), 1)
+                controls.plug(core.now(), connector_id)
         else:
             # Remote start: the EV is plugged in; the CSMS decides (RemoteStartTransaction) or nothing happens.
-            d.scenario_tag = None
+            lane.tag = None
             if not connector.plugged:
-                d.controls.plug(core.now(), 1)
-        d.scenario_phase = ARRIVED
-        d.scenario_at = now + STEP_S
+                controls.plug(core.now(), connector_id)
+        lane.phase = ARRIVED
+        lane.at = now + STEP_S
+
+
+def _earliest(lanes: tuple[Lane, ...]) -> float:
+    earliest = math.inf
+    for lane in lanes:
+        if lane.at < earliest:
+            earliest = lane.at
+    return earliest
