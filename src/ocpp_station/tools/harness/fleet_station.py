@@ -93,6 +93,7 @@ class FleetStation:
         driver = self.driver
         driver.manual = True
         driver.scenario_at = float("inf")
+        driver.scenario_lanes = ()  # back in the fleet, the new unit's connectors start idle
         driver.power_off(graceful=True)
         # Each case starts from a new station, as the in-process bench's new data directory gives it.
         self.fleet.renew(self.charge_box_id)
