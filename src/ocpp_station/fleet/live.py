@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ocpp_station.fleet.trace import FrameTrace
+from ocpp_station.fleet.trace import FrameTrace, frame_text
 from ocpp_station.shell.frame_events import FrameEvent, FrameKind
 from ocpp_station.shell.logs import redact
 from ocpp_station.shell.web.telemetry import FrameRecord, StationWatch
@@ -53,10 +53,9 @@ class LiveWatches:
         watch = self.watches.get(charge_box_id)
         if watch is None:
             return
-        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
         try:
             # The AuthorizationKey is write-only on the panel too (security whitepaper A01.FR.12), as the link's.
-            watch(FrameEvent(charge_box_id, kind, redact(text)))
+            watch(FrameEvent(charge_box_id, kind, redact(frame_text(frame))))
         except Exception:
             # Watching a station must never break it.
             log.exception("%s: live frame watch failed", charge_box_id)

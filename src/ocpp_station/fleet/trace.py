@@ -29,6 +29,11 @@ RECEIVED = "←"
 _ENTRY_OVERHEAD = 160
 
 
+def frame_text(frame: str | bytes) -> str:
+    """A frame as a compact string: orjson's bytes sit in a 4 KiB buffer that a kept frame would keep alive."""
+    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+
+
 class FrameTrace:
     __slots__ = ("_bytes", "_entries", "max_bytes")
 
@@ -47,7 +52,7 @@ class FrameTrace:
 
     def record(self, at: float, charge_box_id: str, arrow: str, frame: str | bytes) -> None:
         """`at`: the station's wall-clock time (what GetDiagnostics' startTime / stopTime select by)."""
-        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        text = frame_text(frame)
         entries = self._entries
         entries.append((at, charge_box_id, arrow, text))
         self._bytes += len(text) + _ENTRY_OVERHEAD

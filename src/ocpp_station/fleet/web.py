@@ -26,7 +26,7 @@ from ocpp_station.shell.api import create_app
 from ocpp_station.shell.control import ControlledStation
 from ocpp_station.shell.station_control import CoreControl
 from ocpp_station.shell.web import FleetSources
-from ocpp_station.shell.web.fleet import PERCENTILES, StationLine
+from ocpp_station.shell.web.fleet import StationLine, response_time_ms
 from ocpp_station.shell.web.telemetry import RATE_WINDOW_S
 from ocpp_station.station.connector import derive_status
 from ocpp_station.station.contract import Registration
@@ -81,9 +81,7 @@ class FleetPanelView:
             responses.merge(histogram)
         return {
             "msgsPerS": self._rate(),
-            "responseTimeMs": {
-                f"p{p}": None if (v := responses.quantile(p / 100)) is None else round(v * 1000, 2) for p in PERCENTILES
-            },
+            "responseTimeMs": response_time_ms(lambda p: responses.quantile(p / 100)),
             "callErrors": sum(stats.call_errors.values()),
             "timeouts": stats.errors["timeout"],
         }

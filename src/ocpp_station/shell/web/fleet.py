@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +51,11 @@ def percentile(sorted_values: list[float], p: int) -> float | None:
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
 
 
+def response_time_ms(seconds_at: Callable[[int], float | None]) -> dict[str, float | None]:
+    """{"p50", "p90", "p99"} in ms from `seconds_at(percent)` (None where nothing was observed)."""
+    return {f"p{p}": None if (v := seconds_at(p)) is None else round(v * 1000, 2) for p in PERCENTILES}
+
+
 def station_state(snapshot: dict[str, Any]) -> str:
     if not snapshot.get("running", True):
         return "restarting"
@@ -84,9 +89,7 @@ class TelemetryView:
         samples = sorted(t for watch in watches for t in watch.recent_response_times)
         return {
             "msgsPerS": sum(watch.frames_per_second(now) for watch in watches),
-            "responseTimeMs": {
-                f"p{p}": None if (v := percentile(samples, p)) is None else round(v * 1000, 2) for p in PERCENTILES
-            },
+            "responseTimeMs": response_time_ms(lambda p: percentile(samples, p)),
             "callErrors": sum(watch.call_errors("received") for watch in watches),
             "timeouts": sum(sum(watch.timeouts.values()) for watch in watches),
         }
@@ -131,7 +134,7 @@ def summary(
         rows.append(
             {
                 "chargeBoxId": line.charge_box_id,
-                "state": station_state(snap),
+                "state": line.state,  # as counted, though the row's other fields are read now
                 "registration": snap.get("registration"),
                 "connectors": [{"connectorId": c["connectorId"], "status": c["status"]} for c in connectors],
                 "powerW": sum(float(c["powerW"]) for c in connectors),
