@@ -3,7 +3,7 @@
 N stations each run `--sessions` charging sessions as the station core writes them (a transaction record, a
 queued StartTransaction answered and dequeued, `--meter-values` queued MeterValues sent and dequeued, the stop
 and its StopTransaction), interleaved station by station as a fleet's loop does. Stores: in-memory, the
-charger's `SqliteStore` (one file and an fsync per commit, per station) and `SharedSqliteStore` (one file,
+charger's `SqliteStore` (one file and an fsync per commit, per station) and a `SharedSqliteDatabase` (one file,
 writes grouped, committed at `max_delay_s`). Prints writes/s and commits (fsyncs) per store.
 
 Run: .venv/bin/python bench/bench_fleet_store.py [--stations 200] [--sessions 5] [--meter-values 3]
@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ocpp_station.station.ports import Store
 from ocpp_station.stores.memory import MemoryStore
-from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase, SharedSqliteStore
-from ocpp_station.stores.sqlite import SqliteStore
+from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase
+from ocpp_station.stores.sqlite import SqliteStationStore, SqliteStore
 
 
 def session(store: Store, meter_values: int) -> int:
@@ -62,8 +62,8 @@ def main() -> None:
         per_station: list[Store] = [SqliteStore(Path(tmp) / f"{n}.sqlite") for n in range(args.stations)]
         run("SqliteStore (file per station)", per_station, args, lambda: "one per write")
         database = SharedSqliteDatabase(Path(tmp) / "fleet.sqlite", max_delay_s=0.05)
-        shared: list[Store] = [SharedSqliteStore(database, f"CP-{n}") for n in range(args.stations)]
-        run("SharedSqliteStore (50 ms groups)", shared, args, lambda: database.commits)
+        shared: list[Store] = [SqliteStationStore(database, f"CP-{n}") for n in range(args.stations)]
+        run("SharedSqliteDatabase (50 ms groups)", shared, args, lambda: database.commits)
         database.close()
 
 

@@ -12,11 +12,75 @@ import pytest
 
 from ocpp_station.station.ports import CertificateRecord, IdTagEntry, Store, StoreWriteError
 from ocpp_station.stores.memory import MemoryStore
-from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase, SharedSqliteStore
-from ocpp_station.stores.sqlite import SqliteStore
+from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase
+from ocpp_station.stores.sqlite import SqliteStationStore, SqliteStore
 from tests.support.core_driver import CoreDriver, result
 
 ENABLED = {"LocalAuthListEnabled": "true"}
+
+# What a charger's store file held before the station key (schema version 1): the file to migrate.
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tx_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    local_tx INTEGER,
+    unique_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS transactions (
+    local_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connector_id INTEGER NOT NULL,
+    id_tag TEXT NOT NULL,
+    parent_id_tag TEXT,
+    meter_start INTEGER NOT NULL,
+    start_time REAL NOT NULL,
+    reservation_id INTEGER,
+    transaction_id INTEGER,
+    start_status TEXT NOT NULL DEFAULT 'queued',
+    stopped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS auth_cache (
+    id_tag TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    expiry REAL,
+    parent_id_tag TEXT,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS local_list (
+    id_tag TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    expiry REAL,
+    parent_id_tag TEXT
+);
+CREATE TABLE IF NOT EXISTS charging_profiles (
+    profile_id INTEGER PRIMARY KEY,
+    connector_id INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reservations (
+    reservation_id INTEGER PRIMARY KEY,
+    connector_id INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    certificate_id TEXT NOT NULL UNIQUE,
+    use TEXT NOT NULL,
+    pem TEXT NOT NULL,
+    issuer_key BLOB NOT NULL,
+    fallback INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS security_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    tech_info TEXT NOT NULL
+);
+"""
 
 
 @pytest.fixture(params=["sqlite", "memory", "shared-sqlite"])
@@ -24,8 +88,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "shared-sqlite":
         database = SharedSqliteDatabase(tmp_path / "fleet.sqlite")
         # A neighbour with data of its own in every table: the contract's station must see none of it.
-        _fill(SharedSqliteStore(database, "CP-NEIGHBOUR"))
-        yield SharedSqliteStore(database, "CP-1")
+        _fill(SqliteStationStore(database, "CP-NEIGHBOUR"))
+        yield SqliteStationStore(database, "CP-1")
         database.close()
         return
     made: Store = SqliteStore(tmp_path / "s.sqlite") if request.param == "sqlite" else MemoryStore()
@@ -151,6 +215,64 @@ def test_an_error_in_the_middle_of_a_write_rolls_the_whole_update_back(tmp_path:
     cp.close()
 
 
+def test_a_failed_write_leaves_the_file_free_for_the_next_writer(tmp_path: Path) -> None:
+    durable = SqliteStore(tmp_path / "s.sqlite")
+    with pytest.raises(StoreWriteError):
+        durable.local_list_update(True, [IdTagEntry("X", None, None, None)], [], 2)  # type: ignore[arg-type]
+    with closing(sqlite3.connect(tmp_path / "s.sqlite", timeout=0)) as other:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if the failed update kept its transaction open
+        other.execute("ROLLBACK")
+    durable.close()
+
+
+def test_a_version_1_file_is_migrated_whole_and_its_row_ids_go_on_increasing(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with closing(sqlite3.connect(path)) as v1:
+        v1.executescript(V1_SCHEMA)
+        v1.executescript(
+            """
+            INSERT INTO meta VALUES ('schema_version', '1'), ('local_list_version', '7');
+            INSERT INTO config VALUES ('HeartbeatInterval', '77');
+            INSERT INTO tx_queue(action, payload, local_tx, unique_id) VALUES
+                ('StartTransaction', '{"connectorId":1}', 1, 'u1'), ('MeterValues', '{"n":2}', 1, 'u2'),
+                ('MeterValues', '{"n":3}', 1, 'u3');
+            DELETE FROM tx_queue WHERE seq = 3;
+            INSERT INTO transactions(connector_id, id_tag, parent_id_tag, meter_start, start_time, reservation_id)
+                VALUES (1, 'TAG', 'P', 10, 5.0, NULL);
+            INSERT INTO auth_cache VALUES ('CACHED', 'Accepted', NULL, NULL, 1.0);
+            INSERT INTO local_list VALUES ('LISTED', 'Blocked', 9.5, 'P');
+            INSERT INTO charging_profiles VALUES (4, 1, '{"chargingProfileId":4}');
+            INSERT INTO reservations VALUES (6, 2, '{"reservationId":6}');
+            INSERT INTO certificates(certificate_id, use, pem, issuer_key, fallback)
+                VALUES ('c1', 'CentralSystemRootCertificate', 'PEM', x'04', 1);
+            INSERT INTO security_log(at, event, tech_info) VALUES (3.0, 'StartupOfTheDevice', 'boot');
+            """
+        )
+    store = SqliteStore(path)
+    assert store.get_meta("schema_version") == "2" and store.get_meta("local_list_version") == "7"
+    assert store.load_config() == {"HeartbeatInterval": "77"}
+    assert [(m.seq, m.action, m.payload) for m in store.queue_messages()] == [
+        (1, "StartTransaction", {"connectorId": 1}),
+        (2, "MeterValues", {"n": 2}),
+    ]
+    assert store.enqueue("StopTransaction", {}, 1, "u4") == 4  # 3 was given before the migration
+    (record,) = store.open_transactions()
+    assert (record.local_id, record.id_tag, record.parent_id_tag, record.meter_start) == (1, "TAG", "P", 10)
+    assert store.cache_get("cached") == IdTagEntry("CACHED", "Accepted", None, None)
+    assert store.local_list_get("listed") == IdTagEntry("LISTED", "Blocked", 9.5, "P")
+    assert store.profiles() == [(1, {"chargingProfileId": 4})] and store.reservations() == [{"reservationId": 6}]
+    assert store.certificates() == [CertificateRecord("c1", "CentralSystemRootCertificate", "PEM", b"\x04", True)]
+    assert [(e.at, e.event) for e in store.security_log()] == [(3.0, "StartupOfTheDevice")]
+    assert store.integrity_check() == "ok"
+    store.close()
+    with closing(sqlite3.connect(path)) as db:
+        tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert not any(name.endswith("_v1") for name in tables)
+    again = SqliteStore(path)  # opening a migrated file again changes nothing
+    assert [m.seq for m in again.queue_messages()] == [1, 2, 4] and again.load_config() == {"HeartbeatInterval": "77"}
+    again.close()
+
+
 def test_a_restart_on_the_same_file_finds_what_was_stored(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     cp = CoreDriver(ENABLED, store=SqliteStore(path))
@@ -170,7 +292,7 @@ def test_a_restart_on_the_same_file_finds_what_was_stored(tmp_path: Path) -> Non
 
 def test_two_stations_sharing_one_database_see_only_their_own_data(tmp_path: Path) -> None:
     database = SharedSqliteDatabase(tmp_path / "fleet.sqlite")
-    one, two = SharedSqliteStore(database, "CP-1"), SharedSqliteStore(database, "CP-2")
+    one, two = SqliteStationStore(database, "CP-1"), SqliteStationStore(database, "CP-2")
     _fill(one)
     assert two.queue_length() == 0 and two.queue_head() is None and two.queue_messages() == []
     assert two.open_transactions() == [] and two.transaction_record(one.open_transactions()[0].local_id) is None
@@ -203,7 +325,7 @@ def test_two_stations_sharing_one_database_see_only_their_own_data(tmp_path: Pat
 def test_after_a_flush_a_new_shared_database_on_the_file_sees_what_was_written(tmp_path: Path) -> None:
     path = tmp_path / "fleet.sqlite"
     database = SharedSqliteDatabase(path, max_writes=10_000, max_delay_s=3600.0)
-    store = SharedSqliteStore(database, "CP-1")
+    store = SqliteStationStore(database, "CP-1")
     local_id = store.create_transaction(1, "TAG", None, 100, 5.0, None)
     store.enqueue("StartTransaction", {"idTag": "TAG"}, local_id, "u1")
     with store.atomic():
@@ -212,7 +334,7 @@ def test_after_a_flush_a_new_shared_database_on_the_file_sees_what_was_written(t
     with closing(sqlite3.connect(path)) as other:
         assert other.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
     database.flush()
-    again = SharedSqliteStore(SharedSqliteDatabase(path), "CP-1")
+    again = SqliteStationStore(SharedSqliteDatabase(path), "CP-1")
     assert [t.local_id for t in again.open_transactions()] == [local_id]
     assert [m.action for m in again.queue_messages()] == ["StartTransaction"] and again.get_meta("k") == "v"
     database.close()
@@ -220,7 +342,7 @@ def test_after_a_flush_a_new_shared_database_on_the_file_sees_what_was_written(t
 
 def test_a_failed_atomic_block_in_a_group_leaves_the_rest_of_the_group(tmp_path: Path) -> None:
     database = SharedSqliteDatabase(tmp_path / "fleet.sqlite", max_writes=10_000, max_delay_s=3600.0)
-    store = SharedSqliteStore(database, "CP-1")
+    store = SqliteStationStore(database, "CP-1")
     store.set_meta("before", "1")
     with pytest.raises(StoreWriteError):
         store.local_list_update(

@@ -33,7 +33,8 @@ from ocpp_station.fleet.web import fleet_app, metrics_app, serve
 from ocpp_station.security.demo_pki import CertificateAuthority, load_authority
 from ocpp_station.settings import SettingsError, load_settings
 from ocpp_station.station.ports import StoreError, StoreWriteError
-from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase, SharedSqliteStore
+from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase
+from ocpp_station.stores.sqlite import SqliteStationStore
 
 # File descriptors a fleet process needs besides one per station (the loop, servers, logs, the CSMS lookups).
 FD_RESERVE = 64
@@ -334,7 +335,7 @@ def on_shared_sqlite(options: FleetOptions, database: SharedSqliteDatabase) -> F
     """The fleet's stations on one shared SQLite database, committed from the fleet's timers."""
     return replace(
         options,
-        store_factory=lambda charge_box_id: SharedSqliteStore(database, charge_box_id),
+        store_factory=lambda charge_box_id: SqliteStationStore(database, charge_box_id),
         store_flush=database.flush,
         store_forget=database.forget,
     )
