@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ocpp_station.station.ports import CertificateRecord, IdTagEntry, Store, StoreWriteError
+from ocpp_station.station.ports import CertificateRecord, IdTagEntry, Store, StoreError, StoreWriteError
 from ocpp_station.stores.memory import MemoryStore
 from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase
 from ocpp_station.stores.sqlite import SqliteStationStore, SqliteStore
@@ -271,6 +271,21 @@ def test_a_version_1_file_is_migrated_whole_and_its_row_ids_go_on_increasing(tmp
     again = SqliteStore(path)  # opening a migrated file again changes nothing
     assert [m.seq for m in again.queue_messages()] == [1, 2, 4] and again.load_config() == {"HeartbeatInterval": "77"}
     again.close()
+
+
+def test_a_migration_that_fails_leaves_the_version_1_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with closing(sqlite3.connect(path)) as v1:
+        v1.executescript(V1_SCHEMA)
+        v1.execute("INSERT INTO config VALUES ('HeartbeatInterval', '77')")
+        v1.execute("CREATE TABLE security_log_v1 (x)")  # in the way of the migration's last rename
+        v1.commit()
+    with pytest.raises(StoreError, match="cannot open the station store"):
+        SqliteStore(path)
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT key, value FROM config").fetchall() == [("HeartbeatInterval", "77")]
+        assert "station" not in [str(r[1]) for r in db.execute("PRAGMA table_info(config)")]
+        assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'config%'").fetchall() == [("config",)]
 
 
 def test_a_restart_on_the_same_file_finds_what_was_stored(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ The schema is the charger's (`stores.sqlite`), every row keyed by its station's 
 station's store is its rows (`SqliteStationStore`). Writes are grouped: they go into a transaction the
 database keeps open and commits (one fsync, synchronous=FULL) when the fleet calls `flush()` (from its loop,
 every 50–100 ms) or when `max_writes` writes or `max_delay_s` seconds have piled up since the group began,
-whichever comes first. An `atomic()` block is a savepoint inside the group: all or nothing, and a group is
-never committed in the middle of one.
+whichever comes first. An `atomic()` block is all or nothing inside the group, and a group is never
+committed in the middle of one.
 
 What it survives: a crash of the fleet process (or a power cut) loses at most the last group window: the
 writes since the last commit, i.e. up to `max_delay_s` (and at most `max_writes` writes) of every station's

@@ -134,7 +134,8 @@ class SqliteDatabase:
     """One SQLite file (WAL, synchronous=FULL). Writes go into a group, committed (one fsync) by `flush()`, or
     once `max_writes` writes or `max_delay_s` seconds have piled up since the group began, whichever comes
     first. The defaults (one write) commit every write before it returns: the charger's durability. An
-    `atomic()` block is a savepoint inside the group: all or nothing, and never split by a commit."""
+    `atomic()` block is all or nothing and never split by a commit: a savepoint inside the open group, or the
+    group itself when none was open."""
 
     def __init__(self, path: Path, max_writes: int = 1, max_delay_s: float = 0.0, what: str = "station store") -> None:
         try:
@@ -197,7 +198,7 @@ class SqliteDatabase:
             if self._depth == 0:
                 self._end_empty_group()
                 raise StoreWriteError(str(exc)) from exc
-            raise  # the enclosing atomic() rolls its savepoint back
+            raise  # the enclosing atomic() undoes its whole block
         self._wrote()
         return cursor
 
