@@ -160,7 +160,7 @@ class SqliteDatabase:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            old = [t for t in TABLES if _columns(db, t) and "station" not in _columns(db, t)]
+            old = [t for t in TABLES if (columns := _columns(db, t)) and "station" not in columns]
             for table in old:
                 db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
             for statement in _SCHEMA.split(";"):
@@ -286,10 +286,10 @@ class SqliteDatabase:
         elif savepoint is None:
             self.db.execute("ROLLBACK")
         else:
+            # The group was open before the block, so it keeps the writes it had: nothing to end here.
             self.db.execute(f"ROLLBACK TO {savepoint}")
             self.db.execute(f"RELEASE {savepoint}")
             self._writes = writes_before  # the block's writes are gone with its savepoint
-            self._end_empty_group()
 
 
 class SqliteStationStore:
@@ -553,7 +553,10 @@ class SqliteStore(SqliteStationStore):
 
     def __init__(self, path: Path) -> None:
         super().__init__(SqliteDatabase(path), "")
-        self.path = path
+
+    @property
+    def path(self) -> Path:
+        return self.database.path
 
     def close(self) -> None:
         self.database.close()
