@@ -11,6 +11,8 @@ process on the same machine; the fleet (`ocpp_station.fleet`, one process, memor
 * lateness p99: how late the shared timers fired, and how late Heartbeat / MeterValues went out after their
   timer was due;
 * time to boot all: from the first connection until every station is Accepted (ramp 2 000 stations/s).
+* CSMS CPU: the load CSMS's own CPU over the same window (read from /proc), summed over its processes: it shares
+  the machine's cores with the fleet, so what it needs bounds how many stations the machine can hold.
 
 With `--processes P` each size runs as P fleet processes (shards `I/P`, `count / P` stations each, as
 `ocpp-station fleet --processes P` does), each against its own load CSMS on its own port: one process may hold
@@ -67,6 +69,19 @@ def sys_s() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
+def process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of another process (the load CSMS), 0.0 when there is none to read."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th (proc(5)).
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -74,7 +89,13 @@ def free_port() -> int:
 
 
 async def measure(
-    count: int, url: str, steady_s: float, ramp: float, shard: tuple[int, int] = (0, 1), trace_mib: float = 0.0
+    count: int,
+    url: str,
+    steady_s: float,
+    ramp: float,
+    shard: tuple[int, int] = (0, 1),
+    trace_mib: float = 0.0,
+    csms_pid: int | None = None,
 ) -> dict[str, Any]:
     scenario = load_scenario(ROOT / "scenarios" / "bench.toml")
     settings = parse_settings({"hardware": {"connectors": 1}})
@@ -106,10 +127,10 @@ async def measure(
     for h in fleet.stats.lateness.values():
         h.buckets.clear()
         h.count = 0
-    k0 = sys_s()
+    k0, x0 = sys_s(), process_cpu_s(csms_pid)
     c0, m0, s0, t0 = cpu_s(), fleet.messages(), sum(fleet.stats.sent.values()), time.monotonic()
     await asyncio.sleep(steady_s)
-    k1 = sys_s()
+    k1, x1 = sys_s(), process_cpu_s(csms_pid)
     c1, m1, s1, t1 = cpu_s(), fleet.messages(), sum(fleet.stats.sent.values()), time.monotonic()
     gc.collect()
     rss = max(rss, rss_bytes() - before)
@@ -128,6 +149,7 @@ async def measure(
         "calls_per_s": calls,
         "demand_per_s": DEMAND_PER_STATION * count,
         "cpu_per_1000_calls": cpu / calls * 1000 if calls else 0.0,
+        "csms_cpu_cores": (x1 - x0) / (t1 - t0),
         "late_timer_p99_s": late.get("timer", 0.0),
         "late_heartbeat_p99_s": late.get("Heartbeat", 0.0),
         "late_metervalues_p99_s": late.get("MeterValues", 0.0),
@@ -162,23 +184,29 @@ def start_csms(csms: Path) -> tuple[subprocess.Popen[bytes], int]:
 def run_one(count: int, csms: Path, steady_s: float, ramp: float, trace_mib: float = 0.0) -> dict[str, Any]:
     server, port = start_csms(csms)
     try:
-        return asyncio.run(measure(count, f"ws://127.0.0.1:{port}/ocpp", steady_s, ramp, trace_mib=trace_mib))
+        url = f"ws://127.0.0.1:{port}/ocpp"
+        return asyncio.run(measure(count, url, steady_s, ramp, trace_mib=trace_mib, csms_pid=server.pid))
     finally:
         server.terminate()
         server.wait(10)
 
 
 def run_sharded(
-    count: int, csms: Path, steady_s: float, ramp: float, processes: int, trace_mib: float = 0.0
+    count: int,
+    csms: Path,
+    steady_s: float,
+    ramp: float,
+    processes: int,
+    trace_mib: float = 0.0,
 ) -> dict[str, Any]:
     """P fleet processes (shards I/P), each against its own load CSMS, started together; merged figures."""
     servers = [start_csms(csms) for _ in range(processes)]
     workers = []
     try:
-        for index, (_, port) in enumerate(servers):
+        for index, (server, port) in enumerate(servers):
             command = [sys.executable, __file__, "--worker", f"{index}/{processes}", "--sizes", str(count)]
             command += ["--url", f"ws://127.0.0.1:{port}/ocpp", "--steady", str(steady_s), "--ramp", str(ramp)]
-            command += ["--trace-mib", str(trace_mib)]
+            command += ["--trace-mib", str(trace_mib), "--csms-pid", str(server.pid)]
             workers.append(subprocess.Popen(command, stdout=subprocess.PIPE))
         shards = []
         for worker in workers:
@@ -216,6 +244,7 @@ def merge(shards: list[dict[str, Any]]) -> dict[str, Any]:
         "calls_per_s": calls,
         "demand_per_s": DEMAND_PER_STATION * total,
         "cpu_per_1000_calls": cpu / calls * 1000 if calls else 0.0,
+        "csms_cpu_cores": sum(r["csms_cpu_cores"] for r in shards),
         "late_timer_p99_s": (late["timer"].quantile(0.99) or 0.0) if "timer" in late else 0.0,
         "late_heartbeat_p99_s": (late["Heartbeat"].quantile(0.99) or 0.0) if "Heartbeat" in late else 0.0,
         "late_metervalues_p99_s": (late["MeterValues"].quantile(0.99) or 0.0) if "MeterValues" in late else 0.0,
@@ -244,11 +273,20 @@ def main() -> None:
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # I/P: one shard of --processes, JSON on stdout
     parser.add_argument("--url", help=argparse.SUPPRESS)  # the worker's CSMS
+    parser.add_argument("--csms-pid", type=int, help=argparse.SUPPRESS)  # ... and its process, for its CPU
     args = parser.parse_args()
     if args.worker:
         index, total = (int(x) for x in args.worker.split("/"))
         result = asyncio.run(
-            measure(args.sizes[0], args.url, args.steady, args.ramp, (index, total), trace_mib=args.trace_mib)
+            measure(
+                args.sizes[0],
+                args.url,
+                args.steady,
+                args.ramp,
+                (index, total),
+                trace_mib=args.trace_mib,
+                csms_pid=args.csms_pid,
+            )
         )
         print(json.dumps(result))
         return
@@ -261,9 +299,10 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, need)), hard))
     print(
         "| stations | fleet RSS | KiB/station | fleet CPU (1 core = 100 %) | calls/s (demand) | CPU per 1 000 msgs/s "
-        "| timer late p99 | Heartbeat late p99 | MeterValues late p99 | boot all | errors | kernel share of CPU |"
+        "| timer late p99 | Heartbeat late p99 | MeterValues late p99 | boot all | errors | kernel share of CPU "
+        "| CSMS CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = []
     for size in args.sizes:
         runs = []
@@ -284,7 +323,7 @@ def main() -> None:
             f"| {r['calls_per_s']:,.0f} ({r['demand_per_s']:,.0f}) | {r['cpu_per_1000_calls']:.3f}{spread} "
             f"| {r['late_timer_p99_s'] * 1000:.0f} ms | {r['late_heartbeat_p99_s'] * 1000:.0f} ms "
             f"| {r['late_metervalues_p99_s'] * 1000:.0f} ms | {r['boot_all_s']:.1f} s | {r['errors']} "
-            f"| {r['cpu_kernel_share']:.2f} |",
+            f"| {r['cpu_kernel_share']:.2f} | {r['csms_cpu_cores'] * 100:.0f} % |",
             flush=True,
         )
     if args.json:
