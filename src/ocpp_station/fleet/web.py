@@ -63,7 +63,9 @@ class FleetPanelView:
         self._samples: deque[tuple[float, int]] = deque()  # (monotonic, fleet.messages()), one a second at most
 
     def lines(self) -> Iterator[StationLine]:
-        accepted = Registration.ACCEPTED  # an enum member looked up once, not per station (read every second)
+        # Read every second for every station: names looked up once, and no str() of a status (a StrEnum is one).
+        accepted = Registration.ACCEPTED
+        status_of = derive_status
         for driver in self._fleet.drivers:
             core = driver.core
             if not driver.connected:
@@ -71,7 +73,7 @@ class FleetPanelView:
             else:
                 state = "registered" if core.registration is accepted else "connected"
             inoperative, fault = core.station_inoperative, core.station_fault
-            statuses = tuple([str(derive_status(c, inoperative, fault)) for c in core.connectors])
+            statuses = tuple([status_of(c, inoperative, fault) for c in core.connectors])
             yield StationLine(core.charge_box_id, state, statuses)
 
     def traffic(self) -> dict[str, Any]:

@@ -14,8 +14,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ocpp_station.shell.control import StationDirectory
 from ocpp_station.shell.web import station_view
@@ -25,9 +24,8 @@ PERCENTILES = (50, 90, 99)
 ROW_LIMIT = 200
 
 
-@dataclass(frozen=True, slots=True)
-class StationLine:
-    """What the counts and the search read of each station."""
+class StationLine(NamedTuple):
+    """What the counts and the search read of each station (a tuple: one is made per station per read)."""
 
     charge_box_id: str
     state: str  # registered / connected / disconnected / restarting
@@ -95,10 +93,6 @@ class TelemetryView:
         }
 
 
-def _matches(line: StationLine, query: str) -> bool:
-    return not query or query in line.charge_box_id.lower() or query in line.state
-
-
 def summary(
     directory: StationDirectory,
     telemetry: Telemetry,
@@ -115,11 +109,14 @@ def summary(
     total = 0
     shown: list[StationLine] = []
     matching = 0
+    # Read every second for every station: the counting is kept to plain loops (Counter.update per station and a
+    # call per match cost as much as reading the station).
     for line in view.lines():
         total += 1
         states[line.state] += 1
-        connector_statuses.update(line.connector_statuses)
-        if _matches(line, query):
+        for status in line.connector_statuses:
+            connector_statuses[status] += 1
+        if not query or query in line.charge_box_id.lower() or query in line.state:
             matching += 1
             if len(shown) < limit:
                 shown.append(line)
