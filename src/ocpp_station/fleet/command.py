@@ -27,6 +27,7 @@ from cryptography import x509
 
 from ocpp_station.fleet.endpoints import FleetInputError
 from ocpp_station.fleet.engine import Fleet, FleetOptions, station_ids
+from ocpp_station.fleet.progress import Progress
 from ocpp_station.fleet.report import merge_documents, print_report, report_document
 from ocpp_station.fleet.scenario import ScenarioError, load_scenario
 from ocpp_station.fleet.web import fleet_app, metrics_app, serve
@@ -40,7 +41,7 @@ from ocpp_station.stores.sqlite import SqliteStationStore
 FD_RESERVE = 64
 # How long the fleet waits for a first connection before calling the central system unreachable.
 FIRST_CONNECT_TIMEOUT_S = 15.0
-PROGRESS_INTERVAL_S = 2.0
+WATCH_INTERVAL_S = 2.0  # how often the command looks at the fleet: its deadlines, its progress line
 
 
 class FleetExit(Exception):
@@ -259,37 +260,39 @@ async def _run(options: FleetOptions, args: argparse.Namespace, out: IO[str]) ->
             loop.add_signal_handler(sig, stop.set)
     fleet.start()
     started = time.monotonic()
+    progress = None
+    if not args.quiet:
+        stats = fleet.stats
+        progress = Progress(
+            sys.stderr,
+            started,
+            lambda: fleet.counts(queued=False),
+            fleet.messages,
+            lambda: sum(stats.errors.values()),
+        )
     try:
-        await _watch(fleet, args, stop, started)
+        await _watch(fleet, args, stop, started, progress)
     finally:
         fleet.stop()
         for runner in runners:
             await runner.cleanup()
-        if not args.quiet:
-            print(file=sys.stderr)
+        if progress is not None:
+            progress.finish()
     return report_document(fleet.stats, fleet.counts(), time.monotonic() - started)
 
 
-async def _watch(fleet: Fleet, args: argparse.Namespace, stop: asyncio.Event, started: float) -> None:
-    last_messages, last_t = 0, started
+async def _watch(
+    fleet: Fleet, args: argparse.Namespace, stop: asyncio.Event, started: float, progress: Progress | None
+) -> None:
     ramp_s = len(fleet.drivers) / args.ramp
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), PROGRESS_INTERVAL_S)
+            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL_S)
         now = time.monotonic()
         if not args.keep_trying and fleet.stats.connects == 0 and now - started > ramp_s + FIRST_CONNECT_TIMEOUT_S:
             raise FleetExit(f"cannot reach the central system at {args.csms}: {fleet.last_error or 'no answer'}")
-        if not args.quiet:
-            c = fleet.counts(queued=False)
-            messages = fleet.messages()
-            rate = (messages - last_messages) / (now - last_t)
-            last_messages, last_t = messages, now
-            errors = sum(fleet.stats.errors.values())
-            sys.stderr.write(
-                f"\r{now - started:6.0f} s  connected {c['connected']}/{c['stations']}  booted {c['booted']}  "
-                f"charging {c['charging']}  {rate:7.0f} msgs/s  errors {errors}   "
-            )
-            sys.stderr.flush()
+        if progress is not None:
+            progress.update(now)
         if args.duration and now - started >= args.duration:
             return
 
