@@ -158,8 +158,8 @@ async def test_a_station_without_a_client_certificate_is_refused_by_a_mutual_tls
             await runtime.wait_first_connection(10)
             assert runtime._link is not None and runtime._link.last_error is not None
         # Profile 3 with no certificate installed does not even try, and never falls back to ws://.
+        install_roots(tmp_path / "no-cert", CP, central_system_roots=[cpo.pem])
         async with station(csms.url, tmp_path / "no-cert", 3) as runtime:
-            install_roots(tmp_path / "no-cert", CP, central_system_roots=[cpo.pem])
             await runtime.wait_first_connection(10)
             assert "no Charge Point certificate" in (runtime._link.last_error or "")  # type: ignore[union-attr]
         assert csms.connection_count == 0

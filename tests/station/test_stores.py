@@ -4,6 +4,8 @@ durable one promises: an update that fails halfway leaves nothing of itself, and
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -337,22 +339,65 @@ def test_two_stations_sharing_one_database_see_only_their_own_data(tmp_path: Pat
     database.close()
 
 
-def test_after_a_flush_a_new_shared_database_on_the_file_sees_what_was_written(tmp_path: Path) -> None:
+# A fleet process that wrote a group, flushed it, wrote more, and then holds the file until it is killed.
+FLEET_PROCESS = """
+import sys
+from pathlib import Path
+from ocpp_station.stores.shared_sqlite import SharedSqliteDatabase
+from ocpp_station.stores.sqlite import SqliteStationStore
+database = SharedSqliteDatabase(Path(sys.argv[1]), max_writes=10_000, max_delay_s=3600.0)
+store = SqliteStationStore(database, "CP-1")
+local_id = store.create_transaction(1, "TAG", None, 100, 5.0, None)
+store.enqueue("StartTransaction", {"idTag": "TAG"}, local_id, "u1")
+with store.atomic():
+    store.set_meta("k", "v")
+database.flush()
+store.enqueue("MeterValues", {"connectorId": 1}, local_id, "u2")  # in the open group, never committed
+print(local_id, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_fleet_process_killed_after_a_flush_leaves_what_it_flushed_and_holds_the_file_until_then(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "fleet.sqlite"
-    database = SharedSqliteDatabase(path, max_writes=10_000, max_delay_s=3600.0)
-    store = SqliteStationStore(database, "CP-1")
-    local_id = store.create_transaction(1, "TAG", None, 100, 5.0, None)
-    store.enqueue("StartTransaction", {"idTag": "TAG"}, local_id, "u1")
-    with store.atomic():
-        store.set_meta("k", "v")
-    # Not yet committed: another connection on the file sees nothing of the open group.
-    with closing(sqlite3.connect(path)) as other:
-        assert other.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
-    database.flush()
-    again = SqliteStationStore(SharedSqliteDatabase(path), "CP-1")
+    child = subprocess.Popen(
+        [sys.executable, "-c", FLEET_PROCESS, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        local_id = int(child.stdout.readline())
+        # The file has its writer: a second one is refused in one line, a reader sees what was committed.
+        with pytest.raises(StoreError, match=r"^cannot open the fleet store .*: it is in use by another process$"):
+            SharedSqliteDatabase(path)
+        with closing(sqlite3.connect(path)) as reader:
+            assert reader.execute("SELECT action FROM tx_queue").fetchall() == [("StartTransaction",)]
+    finally:
+        child.kill()
+        child.wait()
+    # Killed with its group open: the flushed writes are there, the later one is not, and the file is free.
+    database = SharedSqliteDatabase(path)
+    again = SqliteStationStore(database, "CP-1")
     assert [t.local_id for t in again.open_transactions()] == [local_id]
     assert [m.action for m in again.queue_messages()] == ["StartTransaction"] and again.get_meta("k") == "v"
     database.close()
+
+
+def test_a_station_store_has_one_writer_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "CP-1.sqlite"
+    first = SqliteStore(path)
+    first.set_meta("k", "v")
+    # A second `ocpp-station run` on the same data directory and id would interleave its writes with ours.
+    with pytest.raises(StoreError, match="it is in use by another process"):
+        SqliteStore(path)
+    first.close()
+    first.close()  # a second close does nothing (and closes no descriptor another open now owns)
+    second = SqliteStore(path)
+    assert second.get_meta("k") == "v"
+    with pytest.raises(StoreError, match="it is in use by another process"):
+        SqliteStore(path)
+    second.close()
 
 
 def test_a_failed_atomic_block_in_a_group_leaves_the_rest_of_the_group(tmp_path: Path) -> None:

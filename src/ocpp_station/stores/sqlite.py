@@ -12,7 +12,9 @@ the `station` column) are migrated when opened, in one transaction.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -130,6 +132,24 @@ TABLES = (
 )
 
 
+def _claim(path: Path, what: str) -> int:
+    """An exclusive flock(2) on the database file, held until the database is closed (or its process dies).
+
+    One writer per file: a second `ocpp-station run` with the same data directory and chargeBoxId, or a second
+    fleet on the same `--store-path`, would interleave its writes with ours under the same keys. It is refused
+    at open, in one line. Readers (the sqlite3 shell, the crash harness) take no flock and are not refused.
+    flock and not fcntl: SQLite's own locks are fcntl byte-range locks, which an flock does not touch. But
+    closing any descriptor of the file drops the process's fcntl locks on it, so this one is closed only after
+    SQLite's connection."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"cannot open the {what} {path}: it is in use by another process") from None
+    return fd
+
+
 class SqliteDatabase:
     """One SQLite file (WAL, synchronous=FULL). Writes go into a group, committed (one fsync) by `flush()`, or
     once `max_writes` writes or `max_delay_s` seconds have piled up since the group began, whichever comes
@@ -138,15 +158,22 @@ class SqliteDatabase:
     group itself when none was open."""
 
     def __init__(self, path: Path, max_writes: int = 1, max_delay_s: float = 0.0, what: str = "station store") -> None:
+        db, claim = None, -1
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            claim = _claim(path, what)
+            db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self.db = db
             self._create_schema()
         except (OSError, sqlite3.Error) as exc:
-            # "database is locked": another process has the file in a write (a fleet's: one process per file).
+            if db is not None:
+                db.close()
+            if claim >= 0:
+                os.close(claim)  # after SQLite's connection: see _claim
             raise StoreError(f"cannot open the {what} {path}: {exc}") from None
+        self._claim = claim
         self.path = path
         self.max_writes = max_writes
         self.max_delay_s = max_delay_s
@@ -179,8 +206,14 @@ class SqliteDatabase:
         db.execute("COMMIT")
 
     def close(self) -> None:
-        self.flush()
-        self.db.close()
+        if self._claim < 0:
+            return
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+            os.close(self._claim)  # after SQLite's connection: see _claim
+            self._claim = -1
 
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file: "ok", or what is wrong (the fuzzer checks it after each run)."""
