@@ -153,7 +153,11 @@ class Bare:
 async def measure(count: int, url: str, steady_s: float, ramp: float, csms_pid: int | None) -> dict[str, Any]:
     bare = Bare(url, count, ramp)
     await bare.connect_all()
-    await asyncio.wait_for(bare.all_booted.wait(), timeout=60)
+    try:
+        await asyncio.wait_for(bare.all_booted.wait(), timeout=60)
+    except TimeoutError:
+        bare.stop()
+        raise SystemExit(f"only {bare.booted} of {count} bare stations booted within 60 s") from None
     await asyncio.sleep(15)  # as fleet_capacity.py: past the boot burst
     c0, x0, r0, t0 = cpu_s(), process_cpu_s(csms_pid), bare.responses, time.monotonic()
     await asyncio.sleep(steady_s)
