@@ -82,6 +82,17 @@ def process_cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def raise_open_files(need: int) -> int:
+    """Raise this process's `ulimit -n` towards `need` (children inherit it; root may raise the hard limit too);
+    the soft limit obtained."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), max(hard, need)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, need)), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -290,13 +301,8 @@ def main() -> None:
         )
         print(json.dumps(result))
         return
-    # One socket per station on each side; the CSMS child inherits the limit. Root may raise the hard limit too.
-    need = 2 * max(args.sizes) // args.processes + 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), max(hard, need)))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, need)), hard))
+    # One socket per station on each side; the CSMS child inherits the limit.
+    raise_open_files(2 * max(args.sizes) // args.processes + 1024)
     print(
         "| stations | fleet RSS | KiB/station | fleet CPU (1 core = 100 %) | calls/s (demand) | CPU per 1 000 msgs/s "
         "| timer late p99 | Heartbeat late p99 | MeterValues late p99 | boot all | errors | kernel share of CPU "

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import math
 import random
-import resource
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any, cast
 
 import orjson
 
-from fleet_capacity import DEFAULT_CSMS, DEMAND_PER_STATION, cpu_s, process_cpu_s, start_csms
+from fleet_capacity import DEFAULT_CSMS, DEMAND_PER_STATION, cpu_s, process_cpu_s, raise_open_files, start_csms
 from ocpp_station.fleet.driver import SUBPROTOCOL
 from ocpp_station.fleet.timers import SharedTimers
 from ocpp_station.fleet.wsframe import ClientCodec, ClientHandshake
@@ -195,10 +194,9 @@ def main() -> None:
     args = parser.parse_args()
     # A socket per station in this process, and in the CSMS child, which inherits the limit.
     need = max(args.sizes) + 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < need:
-        raise SystemExit(f"{max(args.sizes)} stations need `ulimit -n` {need}; the hard limit here is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
+    got = raise_open_files(need)
+    if got < need:
+        raise SystemExit(f"{max(args.sizes)} stations need `ulimit -n` {need}; the most allowed here is {got}")
     print("| bare stations | CPU (1 core = 100 %) | calls/s (demand) | CPU per 1 000 calls/s | CSMS CPU |")
     print("|---|---|---|---|---|")
     for size in args.sizes:
