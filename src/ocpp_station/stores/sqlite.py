@@ -372,16 +372,19 @@ class SqliteStationStore:
         )
         return int(cur.lastrowid or 0)
 
+    @staticmethod
+    def _queued(r: tuple[Any, ...]) -> QueuedMessage:
+        return QueuedMessage(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6])
+
     def queue_head(self) -> QueuedMessage | None:
         row = self._read(self._Q + " ORDER BY seq LIMIT 1").fetchone()
-        return None if row is None else QueuedMessage(row[0], row[1], json.loads(row[2]), *row[3:])
+        return None if row is None else self._queued(row)
 
     def queue_length(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM tx_queue WHERE station=?").fetchone()[0])
 
     def queue_messages(self) -> list[QueuedMessage]:
-        rows = self._read(self._Q + " ORDER BY seq").fetchall()
-        return [QueuedMessage(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+        return [self._queued(r) for r in self._read(self._Q + " ORDER BY seq").fetchall()]
 
     def dequeue(self, seq: int) -> None:
         self._write("DELETE FROM tx_queue WHERE station=? AND seq=?", seq)
